@@ -1,0 +1,384 @@
+"""FewShotClassifier: the public text-classifier API (fit from a few examples, or from label
+descriptions alone), with out-of-scope rejection, multi-label decisions and Hub sharing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from huggingface_hub import ModelCard, ModelCardData, ModelHubMixin
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .encoders import DEFAULT_ENCODER, SentenceEncoder
+from .heads import DEFAULT_TEMPLATE, LabelDescriptionHead
+from .inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
+
+CONFIG_NAME = "config.json"
+ADAPTER_NAME = "adapter_model.safetensors"
+LIBRARY_KEY = "fewshot_nlp_version"
+DEFAULT_MULTI_LABEL_CENTER = 0.3  # cosine score at probability 0.5 when nothing can calibrate it
+
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+A few-shot text classifier made with [fewshot-nlp](https://pypi.org/project/fewshot-nlp/):
+a sentence encoder (`{{ encoder }}`) and a {{ head_kind }} head.
+
+- Labels ({{ n_labels }}): {{ labels }}
+- Multi-label: {{ multi_label }}; out-of-scope threshold: {{ oos_threshold }}
+
+```python
+from fewshot_nlp import FewShotClassifier
+
+clf = FewShotClassifier.from_pretrained("{{ repo_id }}")
+clf.predict(["your text here"])
+```
+"""
+
+
+class FewShotClassifier(
+    ModelHubMixin,
+    library_name="fewshot-nlp",
+    pipeline_tag="text-classification",
+    tags=["fewshot-nlp", "few-shot", "sentence-transformers", "text-classification"],
+    model_card_template=MODEL_CARD_TEMPLATE,
+):
+    """Text classifier from a handful of examples and/or label descriptions.
+
+    Build it with :meth:`from_pretrained` (``None`` = the embedded all-MiniLM-L6-v2), then
+    :meth:`fit` on examples; or pass ``labels`` for zero-shot classification.
+
+    Args:
+        encoder: a :class:`SentenceEncoder` (default: the embedded all-MiniLM-L6-v2).
+        labels: label names or ``{name: description}`` for zero-shot / a description prior.
+        metric: ``"cosine"`` or ``"euclidean"`` scores against class vectors.
+        temperature: softmax temperature of the scores.
+        prior_weight: how many examples a label description is worth once examples exist.
+        template: sentence used for a label with no description, ``{}`` = the label name.
+        multi_label: independent per-label decisions; ``predict`` returns lists of labels.
+        threshold: probability above which a label is predicted (multi-label only).
+        oos_threshold: best raw score below which a text is out of scope (``None``: never).
+        oos_label: the label given to out-of-scope texts.
+    """
+
+    def __init__(
+        self,
+        encoder: SentenceEncoder | None = None,
+        labels: Mapping | list | None = None,
+        *,
+        metric: str = "cosine",
+        temperature: float = 0.05,
+        prior_weight: float = 1.0,
+        template: str = DEFAULT_TEMPLATE,
+        multi_label: bool = False,
+        threshold: float = 0.5,
+        oos_threshold: float | None = None,
+        oos_label: str = "oos",
+    ):
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold={threshold!r} must be a probability in (0, 1), e.g. 0.5.")
+        self.encoder = encoder if encoder is not None else SentenceEncoder()
+        self.head = LabelDescriptionHead(
+            self.encoder.embedding_dim,
+            template=template,
+            metric=metric,
+            temperature=temperature,
+            prior_weight=prior_weight,
+        )
+        self.multi_label = bool(multi_label)
+        self.threshold = float(threshold)
+        self.oos_threshold = oos_threshold
+        self.oos_label = oos_label
+        self.multi_label_center: float | None = None
+        if labels is not None:
+            self.add_labels(labels)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_id_or_path: str | os.PathLike | None = None,
+        labels: Mapping | list | None = None,
+        *,
+        lora=None,
+        device: str | None = None,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        **options,
+    ) -> FewShotClassifier:
+        """Load a saved classifier (local folder or Hub repo), or start a new one on an encoder.
+
+        ``None`` gives a new classifier on the embedded all-MiniLM-L6-v2 (works offline); a
+        sentence-transformers / Hugging Face model id or folder gives a new classifier on that
+        encoder; a folder or Hub repo written by :meth:`save_pretrained` / :meth:`push_to_hub`
+        gives that classifier back. ``labels`` and ``options`` (see the class docstring) apply
+        to new classifiers, and ``labels`` are added to a loaded one.
+        """
+        folder = None
+        if model_id_or_path is not None and str(model_id_or_path) != DEFAULT_ENCODER:
+            folder = _find_saved_classifier(str(model_id_or_path), revision, token, cache_dir, local_files_only)
+        if folder is None:
+            encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device)
+            return cls(encoder, labels, **options)
+        classifier = cls._load_folder(folder, device=device)
+        if labels is not None:
+            classifier.add_labels(labels)
+        return classifier
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token, **kw):
+        # ModelHubMixin's hook; our from_pretrained above does the work.
+        return cls.from_pretrained(
+            model_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token, **kw
+        )
+
+    @classmethod
+    def _load_folder(cls, folder: Path, device: str | None = None) -> FewShotClassifier:
+        config = json.loads((folder / CONFIG_NAME).read_text())
+        encoder = SentenceEncoder(config["encoder"], lora=config.get("lora"), device=device)
+        if config.get("lora"):
+            encoder.load_lora_state_dict(load_file(folder / ADAPTER_NAME))
+        classifier = cls(
+            encoder,
+            multi_label=config["multi_label"],
+            threshold=config["threshold"],
+            oos_threshold=config["oos_threshold"],
+            oos_label=config["oos_label"],
+        )
+        classifier.head = LabelDescriptionHead.load(folder)
+        classifier.multi_label_center = config.get("multi_label_center")
+        return classifier
+
+    # ------------------------------------------------------------------ building
+    @property
+    def classes_(self) -> list:
+        """Labels in the column order of :meth:`predict_proba`."""
+        return list(self.head.classes)
+
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self.head.classes) and not self.head.empty_classes
+
+    def fit(self, texts, labels=None, *, column_mapping: Mapping | None = None) -> FewShotClassifier:
+        """Learn class prototypes from examples, replacing earlier examples (descriptions stay).
+
+        ``texts`` may be a list (with ``labels``), a ``datasets.Dataset`` or a DataFrame (with
+        ``column_mapping``). On any error the classifier is left exactly as it was.
+        """
+        texts, labels = texts_and_labels(texts, labels, column_mapping)
+        head = copy.deepcopy(self.head)
+        head.clear_examples()  # labels known only from examples go with them; described ones stay
+        return self._add_examples(head, texts, labels)
+
+    def add_examples(self, texts, labels) -> FewShotClassifier:
+        """Add examples to the current classes (or new ones) without re-encoding the old ones."""
+        return self._add_examples(copy.deepcopy(self.head), texts, labels)
+
+    def _add_examples(self, head: LabelDescriptionHead, texts, labels) -> FewShotClassifier:
+        texts = check_texts(texts)
+        labels = check_labels(labels, len(texts), self.multi_label)
+        rows, class_labels = zip(*[(i, c) for i, ls in enumerate(labels) for c in _as_list(ls, self.multi_label)])
+        index = head.add_classes(list(class_labels))
+        embeddings = self.encoder.encode(texts)
+        head.add_examples(embeddings[list(rows)], index)
+        if len(head.classes) < 2 and not self.multi_label:
+            raise ValueError(
+                f"only one class ({head.classes[0]!r}) was given; a classifier needs at least two labels."
+            )
+        center = self._calibrate_center(head, embeddings[list(rows)], index) if self.multi_label else None
+        self.head, self.multi_label_center = head, center  # commit only once everything worked
+        return self
+
+    def add_labels(self, labels: Mapping | list) -> FewShotClassifier:
+        """Add labels known by description (or by name through the template), e.g. zero-shot.
+
+        For a label that already has examples, the description becomes its prior.
+        """
+        described = check_label_descriptions(labels)
+        head = copy.deepcopy(self.head)
+        head.add_descriptions(self.encoder, described)
+        self.head = head
+        return self
+
+    @staticmethod
+    def _calibrate_center(head, embeddings, index) -> float | None:
+        """Score halfway between own-class (leave-one-out) and best other-class scores."""
+        scores = head.leave_one_out_scores(embeddings, index)
+        rows = torch.arange(len(index))
+        own = scores[rows, torch.as_tensor(index)]
+        others = scores.clone()
+        others[rows, torch.as_tensor(index)] = float("-inf")
+        best_other = others.max(dim=1).values
+        valid = ~torch.isnan(own) & torch.isfinite(best_other)
+        if not valid.any():
+            return None
+        return float((own[valid].mean() + best_other[valid].mean()) / 2)
+
+    # --------------------------------------------------------------- predicting
+    def _check_fitted(self):
+        if not self.head.classes:
+            raise ValueError(
+                "this classifier has no labels yet; call fit(texts, labels) or pass labels=... "
+                "to FewShotClassifier.from_pretrained for zero-shot."
+            )
+        if self.head.empty_classes:
+            raise ValueError(f"labels {self.head.empty_classes} have neither examples nor a description.")
+
+    def decision_function(self, texts) -> torch.Tensor:
+        """Raw scores [N, C] (cosine similarity, or minus squared distance)."""
+        self._check_fitted()
+        return self.head.scores(self.encoder.encode(check_texts(texts)))
+
+    def _probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        if self.multi_label:
+            center = DEFAULT_MULTI_LABEL_CENTER if self.multi_label_center is None else self.multi_label_center
+            return torch.sigmoid((scores - center) / self.head.temperature)
+        return torch.softmax(scores / self.head.temperature, dim=-1)
+
+    def predict_proba(self, texts) -> torch.Tensor:
+        """Probabilities [N, C] in the order of ``classes_``; rows sum to 1 unless multi-label."""
+        return self._probabilities(self.decision_function(texts))
+
+    def predict(self, texts) -> list:
+        """One label per text (a list of labels per text when multi-label).
+
+        With ``oos_threshold`` set, a text whose best score is below it gets ``oos_label``.
+        """
+        scores = self.decision_function(texts)
+        best = scores.max(dim=1).values
+        out_of_scope = (best < self.oos_threshold) if self.oos_threshold is not None else torch.zeros_like(best).bool()
+        classes = self.head.classes
+        if self.multi_label:
+            chosen = self._probabilities(scores) >= self.threshold
+            return [
+                [self.oos_label] if oos else [c for c, keep in zip(classes, row.tolist()) if keep]
+                for row, oos in zip(chosen, out_of_scope.tolist())
+            ]
+        return [self.oos_label if oos else classes[i] for i, oos in zip(scores.argmax(1).tolist(), out_of_scope)]
+
+    def score(self, texts, labels) -> float:
+        """Accuracy (exact match of the label sets when multi-label)."""
+        predictions = self.predict(texts)
+        labels = check_labels(labels, len(predictions), self.multi_label)
+        if self.multi_label:
+            return sum(set(p) == set(y) for p, y in zip(predictions, labels)) / len(labels)
+        return sum(p == y for p, y in zip(predictions, labels)) / len(labels)
+
+    def calibrate_oos(self, in_scope_texts, out_of_scope_texts) -> float:
+        """Set ``oos_threshold`` to the value that best separates the two sets (balanced accuracy)."""
+        self._check_fitted()
+        inside = self.decision_function(check_texts(in_scope_texts, "in_scope_texts")).max(1).values
+        outside = self.decision_function(check_texts(out_of_scope_texts, "out_of_scope_texts")).max(1).values
+        self.oos_threshold = best_threshold(inside, outside)
+        return self.oos_threshold
+
+    # ------------------------------------------------------------------- saving
+    def _config(self) -> dict:
+        has_examples = bool((self.head.example_count > 0).any())
+        has_descriptions = bool(self.head.has_description.any())
+        head_kind = {(True, True): "mixture", (True, False): "prototype", (False, True): "label_description"}
+        return {
+            LIBRARY_KEY: __version__,
+            "encoder": self.encoder.name_or_path,
+            "head_type": head_kind.get((has_examples, has_descriptions), "empty"),
+            "labels": self.classes_,
+            "descriptions": self.head.descriptions,
+            "metric": self.head.metric,
+            "temperature": self.head.temperature,
+            "prior_weight": self.head.prior_weight,
+            "multi_label": self.multi_label,
+            "threshold": self.threshold,
+            "multi_label_center": self.multi_label_center,
+            "oos_threshold": self.oos_threshold,
+            "oos_label": self.oos_label,
+            "lora": None if self.encoder.lora_settings is None else vars(self.encoder.lora_settings),
+        }
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        save_directory = Path(save_directory)
+        self._check_fitted()
+        self.head.save(save_directory)
+        if self.encoder.lora_settings is not None:
+            save_file(self.encoder.lora_state_dict(), save_directory / ADAPTER_NAME)
+        config = self._config()
+        (save_directory / CONFIG_NAME).write_text(json.dumps(config, indent=2, ensure_ascii=False))
+
+    def generate_model_card(self, *args, **kwargs) -> ModelCard:
+        config = self._config()
+        card_data = ModelCardData(
+            library_name="fewshot-nlp",
+            pipeline_tag="text-classification",
+            base_model=config["encoder"] if not os.path.isdir(config["encoder"]) else None,
+            tags=["fewshot-nlp", "few-shot", "sentence-transformers", "text-classification"],
+        )
+        card_data.labels = [str(label) for label in config["labels"]]
+        return ModelCard.from_template(
+            card_data,
+            template_str=MODEL_CARD_TEMPLATE,
+            title=kwargs.get("title", "Few-shot text classifier"),
+            encoder=config["encoder"],
+            head_kind=config["head_type"].replace("_", " "),
+            n_labels=len(config["labels"]),
+            labels=", ".join(f"`{label}`" for label in config["labels"]),
+            multi_label=config["multi_label"],
+            oos_threshold=config["oos_threshold"],
+            repo_id=kwargs.get("repo_id", "<this folder or repo>"),
+        )
+
+
+def best_threshold(inside: torch.Tensor, outside: torch.Tensor) -> float:
+    """Threshold t maximising balanced accuracy of "score >= t means in scope"."""
+    candidates = torch.cat([inside, outside]).unique()
+    # Midpoints between neighbouring scores generalise better than the scores themselves.
+    candidates = torch.cat([candidates[:1] - 1e-6, (candidates[1:] + candidates[:-1]) / 2, candidates[-1:] + 1e-6])
+    kept_inside = (inside[None, :] >= candidates[:, None]).float().mean(1)
+    rejected_outside = (outside[None, :] < candidates[:, None]).float().mean(1)
+    return float(candidates[((kept_inside + rejected_outside) / 2).argmax()])
+
+
+def _as_list(label, multi_label: bool) -> list:
+    return list(label) if multi_label else [label]
+
+
+def _find_saved_classifier(model_id, revision, token, cache_dir, local_files_only) -> Path | None:
+    """The folder of a saved classifier, downloading a Hub repo if needed; None if it is not one."""
+    import huggingface_hub
+
+    path = Path(model_id)
+    if path.is_dir():
+        return path if _is_classifier_folder(path) else None
+    if path.exists() or model_id.count("/") > 1 or model_id.startswith((".", "/", "~")):
+        raise ValueError(f"{model_id!r} is not a folder; pass a saved classifier folder or a Hub repo id.")
+    try:
+        config_file = huggingface_hub.hf_hub_download(
+            model_id, CONFIG_NAME, revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only
+        )
+    except Exception:  # not on the Hub, offline, or not a repo: let the encoder loader explain
+        return None
+    if not _is_classifier_folder(Path(config_file).parent):
+        return None
+    return Path(
+        huggingface_hub.snapshot_download(
+            model_id, revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only
+        )
+    )
+
+
+def _is_classifier_folder(folder: Path) -> bool:
+    config = folder / CONFIG_NAME
+    if not config.is_file():
+        return False
+    try:
+        return LIBRARY_KEY in json.loads(config.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False

@@ -1,0 +1,218 @@
+"""The ``fewshot-nlp`` command (also ``python -m fewshot_nlp``)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+PACKAGE_DATA = "fewshot_nlp.data"
+
+
+def _packaged(name: str) -> Path:
+    return Path(str(resources.files(PACKAGE_DATA) / name))
+
+
+def _print_table(rows: list[list], header: list[str]) -> None:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format(*header))
+    print(line.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(line.format(*row))
+
+
+# --------------------------------------------------------------------- quickstart
+def quickstart(args) -> int:
+    """Fit on the packaged example set (+ two described labels), predict, and evaluate if data is there."""
+    from . import FewShotClassifier
+    from .tasks import ClassificationTaskSet, read_label_descriptions
+
+    examples = ClassificationTaskSet.from_csv(_packaged("quickstart_examples.csv"))
+    descriptions = read_label_descriptions(_packaged("quickstart_labels.yaml"))
+    texts = [t for t in _packaged("quickstart_texts.txt").read_text().splitlines() if t.strip()]
+
+    classifier = FewShotClassifier.from_pretrained(labels=descriptions)
+    classifier.fit(*examples.texts_and_labels())
+    print(
+        f"Classifier on the embedded all-MiniLM-L6-v2: {len(examples)} examples of "
+        f"{len(examples.classes)} labels, plus {len(descriptions)} labels known only by description "
+        f"({', '.join(descriptions)}).\n"
+    )
+    probabilities = classifier.predict_proba(texts)
+    predictions = classifier.predict(texts)
+    rows = []
+    for text, label, row in zip(texts, predictions, probabilities):
+        top2 = row.topk(2)
+        runner_up = classifier.classes_[top2.indices[1]]
+        rows.append([text, label, f"{top2.values[0]:.2f}", f"{runner_up} ({top2.values[1]:.2f})"])
+    _print_table(rows, ["text", "prediction", "prob", "runner-up"])
+    _quickstart_evaluation(args)
+    return 0
+
+
+def _quickstart_evaluation(args) -> None:
+    from . import FewShotClassifier, SentenceEncoder, evaluate_episodes
+    from .tasks import EpisodeSampler, data_root, read_clinc150
+
+    # --data, then $FEWSHOT_NLP_DATA, then ../shared/data (where the project's own data lives beside a checkout)
+    if args.data is not None:
+        root = data_root(args.data)  # a wrong --data is an error, not a silent skip
+    else:
+        root = data_root(None, required=False) or data_root(Path("..", "shared", "data"), required=False)
+    if root is None or not (root / "intents" / "clinc150").is_dir():
+        print(
+            "\nNo CLINC150 data found (looked at --data, $FEWSHOT_NLP_DATA and ../shared/data); "
+            "skipping the episodic evaluation."
+        )
+        return
+    task_set = read_clinc150(root, split="test")
+    sampler = EpisodeSampler(task_set, way=5, shot=5, query=15, seed=0)
+    episodes = sampler.sample(args.episodes)
+    print(f"\nEpisodic evaluation on CLINC150 (test split), 5-way 5-shot, {len(episodes)} episodes:")
+    result = evaluate_episodes(lambda enc, ep: FewShotClassifier(enc), episodes, SentenceEncoder(), progress=False)
+    print(f"  prototype accuracy: {result}")
+
+
+# ------------------------------------------------------------------------ predict
+def _read_texts(path: Path, column: str) -> list[str]:
+    if not path.is_file():
+        raise SystemExit(f"error: no such input file: {path}")
+    if path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if column not in (reader.fieldnames or []):
+                raise SystemExit(f"error: {path} has no column {column!r}; columns are {reader.fieldnames}. Use --text-column.")
+            return [row[column] for row in reader]
+    if path.suffix == ".jsonl":
+        return [json.loads(line)[column] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def predict(args) -> int:
+    """Classify a file of texts with a saved model, or one built from examples and/or descriptions."""
+    from . import FewShotClassifier
+    from .tasks import ClassificationTaskSet, read_label_descriptions
+
+    if not (args.model or args.examples or args.labels):
+        raise SystemExit("error: give --model, or --examples CSV and/or --labels YAML to build a classifier.")
+    descriptions = read_label_descriptions(args.labels) if args.labels else None
+    classifier = FewShotClassifier.from_pretrained(args.model or args.encoder, labels=descriptions)
+    if args.examples:
+        examples = ClassificationTaskSet.from_csv(args.examples, args.text_column, args.label_column)
+        # A saved model keeps what it knows; a new one is fitted on the examples.
+        learn = classifier.add_examples if args.model else classifier.fit
+        learn(*examples.texts_and_labels())
+    if args.oos_threshold is not None:
+        classifier.oos_threshold = args.oos_threshold
+    texts = _read_texts(Path(args.input), args.text_column)
+    probabilities = classifier.predict_proba(texts)
+    labels = classifier.predict(texts)
+    confidence = probabilities.max(dim=1).values.tolist()
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".jsonl":
+        with output.open("w", encoding="utf-8") as handle:
+            for text, label, p in zip(texts, labels, confidence):
+                handle.write(json.dumps({"text": text, "label": label, "probability": round(p, 6)}) + "\n")
+    else:
+        with output.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "label", "probability"])
+            for text, label, p in zip(texts, labels, confidence):
+                writer.writerow([text, "|".join(map(str, label)) if isinstance(label, list) else label, f"{p:.6f}"])
+    if args.save:
+        classifier.save_pretrained(args.save)
+    print(f"wrote {len(texts)} predictions to {output}" + (f"; saved the classifier to {args.save}" if args.save else ""))
+    return 0
+
+
+# ----------------------------------------------------------------------- evaluate
+def evaluate(args) -> int:
+    """Episodic accuracy of a classifier (saved, or new on an encoder) on a task set's classes."""
+    from . import FewShotClassifier, evaluate_episodes
+    from .tasks import TASK_READERS, EpisodeSampler, load_task_set
+
+    base = FewShotClassifier.from_pretrained(args.model)
+    options = {"split": args.split} if args.tasks in TASK_READERS else {}
+    task_set = load_task_set(args.tasks, root=args.data, **options)
+    way = None if args.way == "all" else int(args.way)
+    episodes = EpisodeSampler(task_set, way=way, shot=args.shot, query=args.query, seed=args.seed).sample(args.episodes)
+
+    def make(encoder, episode):
+        classifier = FewShotClassifier(encoder, metric=base.head.metric, temperature=base.head.temperature)
+        if args.method in ("zero-shot", "mixture"):
+            classifier.add_labels(episode.classes)
+        return classifier
+
+    result = evaluate_episodes(make, episodes, base.encoder, use_support=args.method != "zero-shot")
+    print(
+        f"{args.tasks} ({args.split}) {args.way}-way {args.shot}-shot, {args.method}: accuracy {result}"
+    )
+    return 0
+
+
+# -------------------------------------------------------------------------- tasks
+def tasks_info(args) -> int:
+    from .tasks import load_task_set
+
+    task_set = load_task_set(args.name, root=args.data)
+    for key, value in task_set.info().items():
+        print(f"{key:>18}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fewshot-nlp", description="Few-shot text classification.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    quick = commands.add_parser("quickstart", help="classify example texts with the embedded default encoder")
+    quick.add_argument("--data", help="folder holding intents/clinc150 (default: $FEWSHOT_NLP_DATA)")
+    quick.add_argument("--episodes", type=int, default=100, help="CLINC150 episodes to evaluate (default 100)")
+    quick.set_defaults(run=quickstart)
+
+    pred = commands.add_parser("predict", help="classify a file of texts")
+    pred.add_argument("input", help="texts: .txt (one per line), .csv or .jsonl (see --text-column)")
+    pred.add_argument("--model", help="saved classifier folder or Hub id")
+    pred.add_argument("--encoder", help="encoder for a new classifier (default: embedded all-MiniLM-L6-v2)")
+    pred.add_argument("--examples", help="CSV of labelled examples (columns --text-column, --label-column)")
+    pred.add_argument("--labels", help="YAML mapping label -> description (zero-shot labels)")
+    pred.add_argument("--text-column", default="text")
+    pred.add_argument("--label-column", default="label")
+    pred.add_argument("--oos-threshold", type=float, help="best score under which the label is 'oos'")
+    pred.add_argument("--output", "-o", default="predictions.csv", help="output .csv or .jsonl")
+    pred.add_argument("--save", help="also save the classifier to this folder")
+    pred.set_defaults(run=predict)
+
+    ev = commands.add_parser("evaluate", help="episodic accuracy with a 95%% confidence interval")
+    ev.add_argument("--model", help="saved classifier or encoder (default: embedded all-MiniLM-L6-v2)")
+    ev.add_argument("--tasks", required=True, help="task set name (clinc150, banking77) or a text,label CSV")
+    ev.add_argument("--data", help="data folder (default: $FEWSHOT_NLP_DATA)")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--method", choices=["prototype", "zero-shot", "mixture"], default="prototype")
+    ev.add_argument("--way", default="5", help="classes per episode, or 'all'")
+    ev.add_argument("--shot", type=int, default=5)
+    ev.add_argument("--query", type=int, default=15)
+    ev.add_argument("--episodes", type=int, default=600)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.set_defaults(run=evaluate)
+
+    tasks = commands.add_parser("tasks", help="inspect task sets")
+    tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True)
+    info = tasks_commands.add_parser("info", help="classes, sizes and groups of a task set")
+    info.add_argument("name")
+    info.add_argument("--data", help="data folder (default: $FEWSHOT_NLP_DATA)")
+    info.set_defaults(run=tasks_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

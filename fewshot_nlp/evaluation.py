@@ -1,0 +1,84 @@
+"""Episodic evaluation: accuracy over many episodes with a 95% confidence interval."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from .tasks.episodes import Episode
+
+
+@dataclass
+class EvaluationResult:
+    """Mean accuracy over episodes and the half-width of its 95% confidence interval."""
+
+    accuracy: float
+    ci95: float
+    episodes: int
+
+    def __str__(self) -> str:
+        return f"{self.accuracy:.4f} ± {self.ci95:.4f} (95% CI, {self.episodes} episodes)"
+
+
+def mean_confidence_interval(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and 1.96 standard errors (normal approximation, as is usual over 600 episodes)."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("no values to average")
+    mean = sum(values) / n
+    if n == 1:
+        return mean, float("nan")
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, 1.96 * math.sqrt(variance / n)
+
+
+class PrecomputedEncoder:
+    """Looks embeddings up instead of recomputing them: each unique text is encoded once.
+
+    Stands in for a :class:`SentenceEncoder` inside a classifier during evaluation, so that
+    hundreds of episodes over the same texts cost one pass of the encoder.
+    """
+
+    def __init__(self, encoder, texts: Sequence[str] = (), show_progress_bar: bool | None = None):
+        self.encoder = encoder
+        self.embedding_dim = encoder.embedding_dim
+        self.name_or_path = encoder.name_or_path
+        self.lora_settings = getattr(encoder, "lora_settings", None)
+        self._rows: dict[str, torch.Tensor] = {}
+        self.encode(texts, show_progress_bar=show_progress_bar)
+
+    def encode(self, texts: Sequence[str], show_progress_bar: bool | None = None, **_) -> torch.Tensor:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._rows]
+        if missing:
+            self._rows.update(zip(missing, self.encoder.encode(missing, show_progress_bar=show_progress_bar)))
+        if not texts:
+            return torch.empty(0, self.embedding_dim)
+        return torch.stack([self._rows[t] for t in texts])
+
+
+def evaluate_episodes(
+    make_classifier: Callable,
+    episodes: Sequence[Episode],
+    encoder,
+    use_support: bool = True,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Accuracy of ``make_classifier(encoder, episode)`` on each episode's queries.
+
+    ``make_classifier`` returns an unfitted classifier (e.g. one with label descriptions);
+    it is fitted on the support set when ``use_support`` is true (False = zero-shot).
+    """
+    texts = [t for e in episodes for t in (*e.support_texts, *e.query_texts)]
+    cached = PrecomputedEncoder(encoder, texts, show_progress_bar=progress and len(texts) > 1000)
+    accuracies = []
+    for episode in tqdm(episodes, desc="episodes", disable=not progress):
+        classifier = make_classifier(cached, episode)
+        if use_support:
+            classifier.fit(episode.support_texts, episode.support_labels)
+        accuracies.append(classifier.score(episode.query_texts, episode.query_labels))
+    mean, ci = mean_confidence_interval(accuracies)
+    return EvaluationResult(mean, ci, len(accuracies))

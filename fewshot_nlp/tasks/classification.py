@@ -1,0 +1,137 @@
+"""ClassificationTaskSet: labelled texts grouped by class, the raw material of episodes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
+
+
+class ClassificationTaskSet:
+    """Texts with labels (and optional label descriptions), indexed by class.
+
+    Duplicate (text, label) pairs are kept once; a text given two different labels is an
+    error naming both, since it would poison episodes (it could sit in support and query).
+    """
+
+    def __init__(self, texts, labels, descriptions: Mapping | None = None, name: str = "custom", groups=None):
+        texts = check_texts(texts)
+        labels = check_labels(labels, len(texts))
+        self.name = name
+        self.by_class: dict = {}
+        seen: dict = {}
+        for text, label in zip(texts, labels):
+            if text in seen:
+                if seen[text] != label:
+                    raise ValueError(
+                        f"{name}: the text {text!r} has two labels, {seen[text]!r} and {label!r}; "
+                        "fix or drop one of them."
+                    )
+                continue
+            seen[text] = label
+            self.by_class.setdefault(label, []).append(text)
+        self.descriptions = dict(check_label_descriptions(descriptions)) if descriptions else {}
+        #: optional grouping of classes (e.g. CLINC150 domains): group -> list of classes
+        self.groups: dict = dict(groups or {})
+
+    # ---------------------------------------------------------------- builders
+    @classmethod
+    def from_data(cls, data, column_mapping: Mapping | None = None, **kwargs) -> ClassificationTaskSet:
+        """From a ``datasets.Dataset`` or a pandas DataFrame (see ``column_mapping`` in ``fit``)."""
+        texts, labels = texts_and_labels(data, None, column_mapping or None)
+        return cls(texts, labels, **kwargs)
+
+    @classmethod
+    def from_csv(cls, path, text_column: str = "text", label_column: str = "label", **kwargs):
+        """A CSV file with a header row; the named columns hold the text and the label."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            for column in (text_column, label_column):
+                if column not in columns:
+                    raise ValueError(
+                        f"{path}: column {column!r} not found; columns are {columns}. "
+                        "Pass text_column=... and label_column=..."
+                    )
+            rows = list(reader)
+        if not rows:
+            raise ValueError(f"{path} has a header but no rows.")
+        kwargs.setdefault("name", path.stem)
+        return cls([r[text_column] for r in rows], [r[label_column] for r in rows], **kwargs)
+
+    # ------------------------------------------------------------------- views
+    @property
+    def classes(self) -> list:
+        return list(self.by_class)
+
+    def __len__(self) -> int:
+        return sum(len(texts) for texts in self.by_class.values())
+
+    def texts_and_labels(self) -> tuple[list[str], list]:
+        pairs = [(t, c) for c, texts in self.by_class.items() for t in texts]
+        return [t for t, _ in pairs], [c for _, c in pairs]
+
+    def subset(self, classes, name: str | None = None) -> ClassificationTaskSet:
+        """The same data restricted to ``classes`` (in that order)."""
+        unknown = [c for c in classes if c not in self.by_class]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown classes {unknown[:5]}; known classes are e.g. {self.classes[:5]}.")
+        texts = [t for c in classes for t in self.by_class[c]]
+        labels = [c for c in classes for _ in self.by_class[c]]
+        descriptions = {c: self.descriptions[c] for c in classes if c in self.descriptions}
+        groups = {g: [c for c in cs if c in classes] for g, cs in self.groups.items()}
+        return ClassificationTaskSet(
+            texts, labels, descriptions or None, name or self.name, {g: cs for g, cs in groups.items() if cs}
+        )
+
+    def split_classes(self, fractions=(0.6, 0.2, 0.2), seed: int = 0, names=("train", "val", "test")) -> dict:
+        """Class-disjoint split: each class goes to exactly one part. Seeded and reproducible."""
+        if len(fractions) != len(names) or not np.isclose(sum(fractions), 1.0) or min(fractions) < 0:
+            raise ValueError(f"fractions={fractions!r} must be {len(names)} non-negative numbers summing to 1.")
+        order = np.random.default_rng(seed).permutation(len(self.classes))
+        bounds = np.round(np.cumsum(fractions) * len(order)).astype(int)
+        parts = np.split(order, bounds[:-1])
+        return {name: [self.classes[i] for i in sorted(part)] for name, part in zip(names, parts)}
+
+    def info(self) -> dict:
+        sizes = [len(t) for t in self.by_class.values()]
+        return {
+            "name": self.name,
+            "classes": len(sizes),
+            "texts": len(self),
+            "per_class_min": min(sizes),
+            "per_class_max": max(sizes),
+            "described_classes": len(self.descriptions),
+            "groups": len(self.groups),
+        }
+
+    def __repr__(self) -> str:
+        return f"ClassificationTaskSet(name={self.name!r}, classes={len(self.by_class)}, texts={len(self)})"
+
+
+def read_label_descriptions(path) -> dict:
+    """A YAML (or JSON) file mapping label -> one-sentence description."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such label-description file: {path}")
+    try:
+        loaded = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"{path} is not valid {path.suffix[1:].upper()}: {error}") from error
+    if not isinstance(loaded, Mapping):
+        raise ValueError(f"{path} must map label -> description, got {type(loaded).__name__}.")
+    described = {k: v for k, v in loaded.items() if v}
+    if len(described) < len(loaded):
+        warnings.warn(f"{path}: {len(loaded) - len(described)} labels have an empty description", stacklevel=2)
+    return check_label_descriptions(described)

@@ -1,0 +1,138 @@
+"""Shared fixtures: a tiny BERT built from a config with a locally trained tokenizer (no
+downloads), the real embedded MiniLM for slow tests, the shared data folder, a fake Hub."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+CORPUS = [
+    "my card never arrived",
+    "when will my new card come",
+    "please cancel my order",
+    "i want to cancel the purchase",
+    "what is my account balance",
+    "how much money do i have",
+    "reset my password please",
+    "i forgot my login password",
+    "hello there how are you",
+    "goodbye and see you later",
+    "book a flight to paris",
+    "what is the weather today",
+]
+
+
+def build_tiny_model(folder: Path) -> Path:
+    """A 2-layer, 32-wide BERT with a WordPiece tokenizer trained on CORPUS, saved to ``folder``."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer.train_from_iterator(CORPUS * 3, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
+    tokenizer.post_processor = processors.BertProcessing(
+        ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]"))
+    )
+    fast = BertTokenizerFast(tokenizer_object=tokenizer, model_max_length=64)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def _tiny_encoder(tiny_model_dir):
+    from fewshot_nlp import SentenceEncoder
+
+    return SentenceEncoder(str(tiny_model_dir))
+
+
+@pytest.fixture
+def tiny_encoder(_tiny_encoder):
+    """A fresh copy per test, so no test sees another's LoRA or weights."""
+    return copy.deepcopy(_tiny_encoder)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from fewshot_nlp import SentenceEncoder
+
+    return SentenceEncoder()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "intents").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}; these tests need ../shared/data beside the project")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    """A Hub in a temp folder: uploads copy a folder in, downloads read from it.
+
+    Patches huggingface_hub at its boundary (HfApi uploads, hf_hub_download,
+    snapshot_download), so the package's real push/pull code runs end to end.
+    """
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    store = tmp_path / "hub"
+    calls = SimpleNamespace(create_repo=[], upload_folder=[])
+
+    def create_repo(self, repo_id, *, private=None, exist_ok=False, **kwargs):
+        calls.create_repo.append({"repo_id": repo_id, "private": private, "exist_ok": exist_ok})
+        (store / repo_id).mkdir(parents=True, exist_ok=True)
+        return SimpleNamespace(repo_id=repo_id)
+
+    def upload_folder(self, *, repo_id, folder_path, commit_message=None, **kwargs):
+        calls.upload_folder.append({"repo_id": repo_id, "commit_message": commit_message, "token": self.token})
+        target = store / repo_id
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder_path, target)
+        return f"https://hub.test/{repo_id}/commit/1"
+
+    def hf_hub_download(repo_id, filename, **kwargs):
+        path = store / repo_id / filename
+        if not path.is_file():
+            raise LocalEntryNotFoundError(f"{repo_id}/{filename} not in the fake hub")
+        return str(path)
+
+    def snapshot_download(repo_id, **kwargs):
+        path = store / repo_id
+        if not path.is_dir():
+            raise LocalEntryNotFoundError(f"{repo_id} not in the fake hub")
+        return str(path)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    return SimpleNamespace(store=store, calls=calls)
