@@ -192,9 +192,7 @@ class FewShotClassifier(
         embeddings = self.encoder.encode(texts)
         head.add_examples(embeddings[list(rows)], index)
         if len(head.classes) < 2 and not self.multi_label:
-            raise ValueError(
-                f"only one class ({head.classes[0]!r}) was given; a classifier needs at least two labels."
-            )
+            raise ValueError(f"only one class ({head.classes[0]!r}) was given; a classifier needs at least two labels.")
         center = self._calibrate_center(head, embeddings[list(rows)], index) if self.multi_label else None
         self.head, self.multi_label_center = head, center  # commit only once everything worked
         return self
@@ -361,7 +359,12 @@ def _find_saved_classifier(model_id, revision, token, cache_dir, local_files_onl
         raise ValueError(f"{model_id!r} is not a folder; pass a saved classifier folder or a Hub repo id.")
     try:
         config_file = huggingface_hub.hf_hub_download(
-            model_id, CONFIG_NAME, revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only
+            model_id,
+            CONFIG_NAME,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
         )
     except Exception:  # not on the Hub, offline, or not a repo: let the encoder loader explain
         return None

@@ -85,7 +85,9 @@ def _read_texts(path: Path, column: str) -> list[str]:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             if column not in (reader.fieldnames or []):
-                raise SystemExit(f"error: {path} has no column {column!r}; columns are {reader.fieldnames}. Use --text-column.")
+                raise SystemExit(
+                    f"error: {path} has no column {column!r}; columns are {reader.fieldnames}. Use --text-column."
+                )
             return [row[column] for row in reader]
     if path.suffix == ".jsonl":
         return [json.loads(line)[column] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -126,7 +128,9 @@ def predict(args) -> int:
                 writer.writerow([text, "|".join(map(str, label)) if isinstance(label, list) else label, f"{p:.6f}"])
     if args.save:
         classifier.save_pretrained(args.save)
-    print(f"wrote {len(texts)} predictions to {output}" + (f"; saved the classifier to {args.save}" if args.save else ""))
+    print(
+        f"wrote {len(texts)} predictions to {output}" + (f"; saved the classifier to {args.save}" if args.save else "")
+    )
     return 0
 
 
@@ -149,9 +153,7 @@ def evaluate(args) -> int:
         return classifier
 
     result = evaluate_episodes(make, episodes, base.encoder, use_support=args.method != "zero-shot")
-    print(
-        f"{args.tasks} ({args.split}) {args.way}-way {args.shot}-shot, {args.method}: accuracy {result}"
-    )
+    print(f"{args.tasks} ({args.split}) {args.way}-way {args.shot}-shot, {args.method}: accuracy {result}")
     return 0
 
 

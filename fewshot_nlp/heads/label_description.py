@@ -44,8 +44,7 @@ class LabelDescriptionHead(PrototypeHead):
         """The text to embed for each label: its description, or the templated name."""
         described = labels if isinstance(labels, Mapping) else dict.fromkeys(labels)
         return {
-            label: (text if text else self.template.format(label_to_phrase(label)))
-            for label, text in described.items()
+            label: (text if text else self.template.format(label_to_phrase(label))) for label, text in described.items()
         }
 
     def add_descriptions(self, encoder, labels: Mapping | list) -> None:

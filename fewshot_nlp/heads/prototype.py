@@ -139,9 +139,7 @@ class PrototypeHead(nn.Module):
         embeddings = embeddings.to(vectors)
         if self.metric == "cosine":
             return nn.functional.normalize(embeddings, dim=-1) @ nn.functional.normalize(vectors, dim=-1).T
-        return -(
-            (embeddings**2).sum(-1, keepdim=True) - 2 * embeddings @ vectors.T + (vectors**2).sum(-1)[None, :]
-        )
+        return -((embeddings**2).sum(-1, keepdim=True) - 2 * embeddings @ vectors.T + (vectors**2).sum(-1)[None, :])
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Logits [N, C] = scores / temperature."""

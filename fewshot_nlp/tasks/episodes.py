@@ -85,7 +85,9 @@ class EpisodeSampler:
                 "lower shot/query or pass too_small='skip'."
             )
         if small:
-            warnings.warn(f"{task_set.name}: skipping {len(small)} classes with < {need} texts: {small[:5]}", stacklevel=2)
+            warnings.warn(
+                f"{task_set.name}: skipping {len(small)} classes with < {need} texts: {small[:5]}", stacklevel=2
+            )
         self.classes = [c for c in task_set.classes if c not in small]
         self.way = len(self.classes) if way in (None, "all") else int(way)
         if self.way < 2 or self.way > len(self.classes):
