@@ -18,7 +18,7 @@ def _packaged(name: str) -> Path:
 
 def _print_table(rows: list[list], header: list[str]) -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format(*header))
     print(line.format(*("-" * w for w in widths)))
     for row in rows:
