@@ -92,7 +92,7 @@ class SentenceEncoder(nn.Module):
             parameter.requires_grad_(False)
         self.lora_settings: LoraSettings | None = None
         if lora:
-            self.add_lora(LoraSettings() if lora is True else lora)
+            self.add_lora(lora)
 
     # ------------------------------------------------------------------ encoding
     @property
@@ -143,14 +143,19 @@ class SentenceEncoder(nn.Module):
         """The Hugging Face model inside the sentence-transformers pipeline."""
         return self.model[0].auto_model
 
-    def add_lora(self, settings: LoraSettings | dict) -> None:
+    def add_lora(self, settings: LoraSettings | dict | bool = True) -> None:
         """Attach a fresh LoRA adapter (peft) to the transformer; the base weights stay frozen."""
         from peft import LoraConfig, inject_adapter_in_model
         from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as TARGETS
 
         if self.lora_settings is not None:
             raise ValueError("This encoder already has a LoRA adapter; load weights with load_lora_state_dict.")
-        settings = LoraSettings(**settings) if isinstance(settings, dict) else settings
+        if settings is True:
+            settings = LoraSettings()
+        elif isinstance(settings, dict):
+            settings = LoraSettings(**settings)
+        elif not isinstance(settings, LoraSettings):
+            raise TypeError(f"lora={settings!r} must be True, a dict of LoraSettings fields or a LoraSettings.")
         target_modules = settings.target_modules
         if target_modules is None:
             model_type = getattr(self.transformer.config, "model_type", None)

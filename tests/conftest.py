@@ -136,3 +136,31 @@ def fake_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     return SimpleNamespace(store=store, calls=calls)
+
+
+class KeywordEncoder:
+    """A transparent stand-in encoder: one dimension per keyword, so tests know every score.
+
+    A text's embedding is the normalised count of the keywords it contains (plus a small
+    constant dimension so that a text without keywords is not a zero vector).
+    """
+
+    keywords = ("card", "cancel", "balance", "password", "refund", "weather")
+    name_or_path = "keyword-encoder"
+    lora_settings = None
+
+    def __init__(self):
+        self.embedding_dim = len(self.keywords) + 1
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts, **kwargs):
+        import torch
+
+        self.calls.append(list(texts))
+        rows = [[float(t.count(k)) for k in self.keywords] + [0.2] for t in texts]
+        return torch.nn.functional.normalize(torch.tensor(rows), dim=-1).reshape(len(rows), self.embedding_dim)
+
+
+@pytest.fixture
+def keyword_encoder():
+    return KeywordEncoder()

@@ -1,0 +1,102 @@
+"""SentenceEncoder on a tiny BERT: encoding, LoRA attachment and its tensors, model resolution."""
+
+import pytest
+import torch
+
+from fewshot_nlp import DEFAULT_ENCODER, LoraSettings, SentenceEncoder
+from fewshot_nlp.encoders import embedded_default_path, resolve_encoder
+
+TEXTS = ["my card never arrived", "please cancel my order", "reset my password please"]
+
+
+def test_encode_is_normalised_and_batched(tiny_encoder):
+    whole = tiny_encoder.encode(TEXTS)
+    assert whole.shape == (3, 32) and whole.dtype == torch.float32
+    assert torch.allclose(whole.norm(dim=1), torch.ones(3), atol=1e-5)
+    one_by_one = tiny_encoder.encode(TEXTS, batch_size=1)
+    assert torch.allclose(whole, one_by_one, atol=1e-5)
+    assert tiny_encoder.encode([]).shape == (0, 32)
+
+
+def test_forward_matches_encode_and_has_gradients_only_with_lora(tiny_encoder):
+    assert torch.allclose(tiny_encoder(TEXTS), tiny_encoder.encode(TEXTS), atol=1e-5)
+    assert not tiny_encoder(TEXTS).requires_grad  # frozen base, no adapter: nothing to train
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    assert tiny_encoder(TEXTS).requires_grad
+
+
+def test_lora_targets_are_picked_per_architecture(tiny_encoder):
+    tiny_encoder.add_lora(True)
+    assert tiny_encoder.lora_settings.target_modules == ["query", "value"]  # peft's mapping for BERT
+    names = list(tiny_encoder.lora_parameters())
+    assert len(names) == 2 * 2 * 2  # 2 layers x (query, value) x (A, B)
+    trainable = {n for n, p in tiny_encoder.named_parameters() if p.requires_grad}
+    assert trainable == set(names)
+
+
+def test_lora_starts_as_identity_and_training_it_leaves_the_base_untouched(tiny_encoder):
+    before = tiny_encoder.encode(TEXTS)
+    base = {n: p.clone() for n, p in tiny_encoder.named_parameters()}
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    assert torch.allclose(tiny_encoder.encode(TEXTS), before, atol=1e-6)  # lora_B starts at zero
+    optimiser = torch.optim.SGD(tiny_encoder.lora_parameters().values(), lr=0.5)
+    for _ in range(3):
+        loss = -(tiny_encoder(TEXTS[:1]) @ tiny_encoder(TEXTS[1:2]).T).sum()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert not torch.allclose(tiny_encoder.encode(TEXTS), before, atol=1e-4)
+    for name, value in tiny_encoder.named_parameters():
+        if "lora_" not in name:
+            original = base[name.replace(".base_layer", "")]
+            assert torch.equal(value, original), name
+
+
+def test_lora_state_dict_round_trip_and_refusals(tiny_encoder, _tiny_encoder):
+    import copy
+
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    with torch.no_grad():
+        for p in tiny_encoder.lora_parameters().values():
+            p.normal_()
+    state = tiny_encoder.lora_state_dict()
+    other = copy.deepcopy(_tiny_encoder)
+    other.add_lora(LoraSettings(r=4))
+    other.load_lora_state_dict(state)
+    assert torch.allclose(other.encode(TEXTS), tiny_encoder.encode(TEXTS), atol=1e-6)
+
+    wrong_rank = copy.deepcopy(_tiny_encoder)
+    wrong_rank.add_lora(LoraSettings(r=2))
+    with pytest.raises((ValueError, RuntimeError)):
+        wrong_rank.load_lora_state_dict(state)
+    with pytest.raises(ValueError, match="missing"):
+        other.load_lora_state_dict(dict(list(state.items())[:-1]))
+    with pytest.raises(ValueError, match="no LoRA adapter"):
+        copy.deepcopy(_tiny_encoder).lora_state_dict()
+    with pytest.raises(ValueError, match="already has a LoRA"):
+        other.add_lora(LoraSettings())
+
+
+def test_bad_lora_settings():
+    with pytest.raises(ValueError, match="r=0"):
+        LoraSettings(r=0)
+    with pytest.raises(ValueError, match="lora_dropout"):
+        LoraSettings(lora_dropout=1.5)
+
+
+def test_default_resolves_to_the_embedded_copy():
+    path = embedded_default_path()
+    assert (path / "modules.json").is_file()
+    assert resolve_encoder(None) == str(path)
+    assert resolve_encoder(DEFAULT_ENCODER) == str(path)
+    assert resolve_encoder("someone/other-model") == "someone/other-model"
+
+
+def test_unknown_model_offline_is_a_clear_error():
+    with pytest.raises(ValueError, match="no-such-org/no-such-model.*HF_HUB_OFFLINE"):
+        SentenceEncoder("no-such-org/no-such-model")
+
+
+def test_bad_batch_size(tiny_model_dir):
+    with pytest.raises(ValueError, match="batch_size"):
+        SentenceEncoder(str(tiny_model_dir), batch_size=0)
