@@ -16,26 +16,39 @@ from ..inputs import check_label_descriptions, check_labels, check_texts, texts_
 class ClassificationTaskSet:
     """Texts with labels (and optional label descriptions), indexed by class.
 
-    Duplicate (text, label) pairs are kept once; a text given two different labels is an
-    error naming both, since it would poison episodes (it could sit in support and query).
+    Rows are kept as given, so published corpora keep their published sizes. A text given
+    two different labels is an error naming both (``conflicts="error"``, the default for
+    your own data), or a warning (``conflicts="warn"``, used for published corpora, which
+    carry a handful of such texts).
     """
 
-    def __init__(self, texts, labels, descriptions: Mapping | None = None, name: str = "custom", groups=None):
+    def __init__(
+        self,
+        texts,
+        labels,
+        descriptions: Mapping | None = None,
+        name: str = "custom",
+        groups=None,
+        conflicts: str = "error",
+    ):
+        if conflicts not in ("error", "warn"):
+            raise ValueError(f"conflicts={conflicts!r} must be 'error' or 'warn'.")
         texts = check_texts(texts)
         labels = check_labels(labels, len(texts))
         self.name = name
         self.by_class: dict = {}
-        seen: dict = {}
+        first_label: dict = {}
+        conflicting = []
         for text, label in zip(texts, labels):
-            if text in seen:
-                if seen[text] != label:
-                    raise ValueError(
-                        f"{name}: the text {text!r} has two labels, {seen[text]!r} and {label!r}; "
-                        "fix or drop one of them."
-                    )
-                continue
-            seen[text] = label
+            if first_label.setdefault(text, label) != label:
+                conflicting.append((text, first_label[text], label))
             self.by_class.setdefault(label, []).append(text)
+        if conflicting:
+            text, a, b = conflicting[0]
+            message = f"{name}: {len(conflicting)} texts carry two labels, e.g. {text!r} is {a!r} and {b!r}"
+            if conflicts == "error":
+                raise ValueError(f"{message}; fix or drop one of them.")
+            warnings.warn(f"{message}; kept under both labels.", stacklevel=2)
         self.descriptions = dict(check_label_descriptions(descriptions)) if descriptions else {}
         #: optional grouping of classes (e.g. CLINC150 domains): group -> list of classes
         self.groups: dict = dict(groups or {})
@@ -89,9 +102,8 @@ class ClassificationTaskSet:
         labels = [c for c in classes for _ in self.by_class[c]]
         descriptions = {c: self.descriptions[c] for c in classes if c in self.descriptions}
         groups = {g: [c for c in cs if c in classes] for g, cs in self.groups.items()}
-        return ClassificationTaskSet(
-            texts, labels, descriptions or None, name or self.name, {g: cs for g, cs in groups.items() if cs}
-        )
+        groups = {g: cs for g, cs in groups.items() if cs}
+        return ClassificationTaskSet(texts, labels, descriptions or None, name or self.name, groups, conflicts="warn")
 
     def split_classes(self, fractions=(0.6, 0.2, 0.2), seed: int = 0, names=("train", "val", "test")) -> dict:
         """Class-disjoint split: each class goes to exactly one part. Seeded and reproducible."""

@@ -78,7 +78,9 @@ class EpisodeSampler:
             raise ValueError(f"too_small={too_small!r} must be 'skip' or 'error'.")
         self.task_set, self.shot, self.query, self.seed = task_set, shot, query, seed
         need = shot + query
-        small = [c for c, texts in task_set.by_class.items() if len(texts) < need]
+        # Distinct texts per class: a duplicated text must never sit in both support and query.
+        self._pool = {c: list(dict.fromkeys(texts)) for c, texts in task_set.by_class.items()}
+        small = [c for c, texts in self._pool.items() if len(texts) < need]
         if small and too_small == "error":
             raise ValueError(
                 f"{task_set.name}: classes {small[:10]} have fewer than shot+query={need} texts; "
@@ -101,7 +103,7 @@ class EpisodeSampler:
         chosen = [self.classes[i] for i in sorted(rng.choice(len(self.classes), self.way, replace=False))]
         support_texts, support_labels, query_texts, query_labels = [], [], [], []
         for label in chosen:
-            texts = self.task_set.by_class[label]
+            texts = self._pool[label]
             picked = rng.choice(len(texts), self.shot + self.query, replace=False)
             support_texts += [texts[i] for i in picked[: self.shot]]
             support_labels += [label] * self.shot

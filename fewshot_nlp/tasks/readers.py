@@ -52,7 +52,11 @@ def read_clinc150(root=None, split: str = "all", include_oos: bool = False) -> C
     rows = [row for key in keys for row in data[key]]
     domains = json.loads(_require(folder / "domains.json").read_text())
     return ClassificationTaskSet(
-        [text for text, _ in rows], [label for _, label in rows], name=f"clinc150-{split}", groups=domains
+        [text for text, _ in rows],
+        [label for _, label in rows],
+        name=f"clinc150-{split}",
+        groups=domains,
+        conflicts="warn",  # 4 texts of the published corpus carry two intents
     )
 
 
@@ -68,18 +72,7 @@ def read_banking77(root=None, split: str = "all") -> ClassificationTaskSet:
             for row in csv.DictReader(handle):
                 texts.append(row["text"])
                 labels.append(row["category"])
-    return _deduplicated(texts, labels, f"banking77-{split}")
-
-
-def _deduplicated(texts, labels, name) -> ClassificationTaskSet:
-    """Real corpora do carry a few texts under two labels: drop those texts (both copies)."""
-    first: dict = {}
-    conflicting = set()
-    for text, label in zip(texts, labels):
-        if first.setdefault(text, label) != label:
-            conflicting.add(text)
-    kept = [(t, lab) for t, lab in zip(texts, labels) if t not in conflicting]
-    return ClassificationTaskSet([t for t, _ in kept], [lab for _, lab in kept], name=name)
+    return ClassificationTaskSet(texts, labels, name=f"banking77-{split}", conflicts="warn")
 
 
 TASK_READERS = {"clinc150": read_clinc150, "banking77": read_banking77}
