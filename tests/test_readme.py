@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # the tour uses the real embedded MiniLM
