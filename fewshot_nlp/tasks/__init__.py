@@ -1,20 +1,52 @@
-"""Task sets and episodes: from real corpora to reproducible N-way K-shot tasks."""
+"""Task sets and episodes: from real corpora to reproducible N-way K-shot tasks and language pairs."""
 
-from .classification import ClassificationTaskSet, read_label_descriptions
+from .bible import bible_languages, read_bible, read_bible_file, verse_book
+from .classification import (
+    ClassificationTaskSet,
+    check_class_split,
+    load_class_split,
+    read_label_descriptions,
+    save_class_split,
+)
 from .episodes import Episode, EpisodeSampler, load_episodes, save_episodes
-from .readers import DATA_ENV, TASK_READERS, data_root, load_task_set, read_banking77, read_clinc150
+from .readers import (
+    DATA_ENV,
+    HUB_DATASETS,
+    TASK_READERS,
+    data_root,
+    label_descriptions,
+    load_task_set,
+    read_banking77,
+    read_bbc_news,
+    read_chatterbot,
+    read_clinc150,
+)
+from .translation import TranslationEpisode, TranslationTaskSet
 
 __all__ = [
     "DATA_ENV",
+    "HUB_DATASETS",
     "TASK_READERS",
     "ClassificationTaskSet",
     "Episode",
     "EpisodeSampler",
+    "TranslationEpisode",
+    "TranslationTaskSet",
+    "bible_languages",
+    "check_class_split",
     "data_root",
+    "label_descriptions",
+    "load_class_split",
     "load_episodes",
     "load_task_set",
     "read_banking77",
+    "read_bbc_news",
+    "read_bible",
+    "read_bible_file",
+    "read_chatterbot",
     "read_clinc150",
     "read_label_descriptions",
+    "save_class_split",
     "save_episodes",
+    "verse_book",
 ]

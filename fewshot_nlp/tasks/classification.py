@@ -55,10 +55,69 @@ class ClassificationTaskSet:
 
     # ---------------------------------------------------------------- builders
     @classmethod
-    def from_data(cls, data, column_mapping: Mapping | None = None, **kwargs) -> ClassificationTaskSet:
-        """From a ``datasets.Dataset`` or a pandas DataFrame (see ``column_mapping`` in ``fit``)."""
+    def from_data(
+        cls, data, column_mapping: Mapping | None = None, split: str | None = None, **kwargs
+    ) -> ClassificationTaskSet:
+        """From a ``datasets.Dataset`` / ``DatasetDict`` (pick ``split``, or all splits joined)
+        or a pandas DataFrame; see ``column_mapping`` in ``FewShotClassifier.fit``."""
+        if type(data).__name__ == "DatasetDict":
+            if split is not None and split not in data:
+                raise ValueError(f"split {split!r} not found; splits are {list(data)}.")
+            import datasets
+
+            data = data[split] if split is not None else datasets.concatenate_datasets(list(data.values()))
         texts, labels = texts_and_labels(data, None, column_mapping or None)
         return cls(texts, labels, **kwargs)
+
+    @classmethod
+    def from_file(cls, path, text_column: str = "text", label_column: str = "label", **kwargs):
+        """A ``.csv`` (header row), ``.json`` (a list of objects) or ``.jsonl`` file of labelled texts."""
+        path = Path(path)
+        if path.suffix == ".csv":
+            return cls.from_csv(path, text_column, label_column, **kwargs)
+        if path.suffix not in (".json", ".jsonl"):
+            raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv, .json or .jsonl.")
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        rows = []
+        lines = path.read_text(encoding="utf-8").splitlines() if path.suffix == ".jsonl" else [path.read_text()]
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                loaded = json.loads(line)
+            except json.JSONDecodeError as error:
+                where = f"line {number}" if path.suffix == ".jsonl" else f"line {error.lineno}"
+                raise ValueError(f"{path}, {where}: not valid JSON ({error.msg}).") from error
+            rows += loaded if isinstance(loaded, list) else [loaded]
+        if not rows:
+            raise ValueError(f"{path} holds no rows.")
+        for number, row in enumerate(rows, start=1):
+            missing = [c for c in (text_column, label_column) if not isinstance(row, dict) or c not in row]
+            if missing:
+                keys = sorted(row) if isinstance(row, dict) else type(row).__name__
+                raise ValueError(
+                    f"{path}, row {number}: {missing} not found (it has {keys}); pass text_column=/label_column=."
+                )
+        kwargs.setdefault("name", path.stem)
+        return cls([r[text_column] for r in rows], [r[label_column] for r in rows], **kwargs)
+
+    @classmethod
+    def from_hub(
+        cls, name: str, config: str | None = None, split: str = "train", column_mapping: Mapping | None = None, **kwargs
+    ):
+        """A Hugging Face dataset by name (needs the network): ``datasets.load_dataset(name, config, split=split)``."""
+        import datasets
+
+        try:
+            data = datasets.load_dataset(name, config, split=split)
+        except Exception as error:  # offline, unknown name, unknown split: say which and how to fix
+            raise ValueError(
+                f"could not load the Hugging Face dataset {name!r} (split {split!r}): {error}. "
+                "Check the name and the network, or load a local file with ClassificationTaskSet.from_file."
+            ) from error
+        kwargs.setdefault("name", name)
+        return cls.from_data(data, column_mapping, **kwargs)
 
     @classmethod
     def from_csv(cls, path, text_column: str = "text", label_column: str = "label", **kwargs):
@@ -114,6 +173,15 @@ class ClassificationTaskSet:
         parts = np.split(order, bounds[:-1])
         return {name: [self.classes[i] for i in sorted(part)] for name, part in zip(names, parts)}
 
+    def split_by_groups(self, parts: Mapping) -> dict:
+        """Class-disjoint split along groups, e.g. ``{"train": [7 domains], "test": [3 domains]}``."""
+        unknown = [g for groups in parts.values() for g in groups if g not in self.groups]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown groups {unknown}; groups are {sorted(self.groups)}.")
+        split = {part: [c for g in groups for c in self.groups[g]] for part, groups in parts.items()}
+        check_class_split(split)
+        return split
+
     def info(self) -> dict:
         sizes = [len(t) for t in self.by_class.values()]
         return {
@@ -147,3 +215,30 @@ def read_label_descriptions(path) -> dict:
     if len(described) < len(loaded):
         warnings.warn(f"{path}: {len(loaded) - len(described)} labels have an empty description", stacklevel=2)
     return check_label_descriptions(described)
+
+
+def check_class_split(split: Mapping) -> None:
+    """A class split must be disjoint: the same class in two parts would leak into evaluation."""
+    seen: dict = {}
+    for part, classes in split.items():
+        for label in classes:
+            if label in seen and seen[label] != part:
+                raise ValueError(f"class {label!r} is in both {seen[label]!r} and {part!r}; a split must be disjoint.")
+            seen[label] = part
+
+
+def save_class_split(split: Mapping, path) -> None:
+    """Write a class split as JSON (kept with every meta-trained model)."""
+    check_class_split(split)
+    Path(path).write_text(json.dumps({part: list(classes) for part, classes in split.items()}, indent=2))
+
+
+def load_class_split(path) -> dict:
+    try:
+        split = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not a class split written by save_class_split: {error}") from error
+    if not isinstance(split, dict) or not all(isinstance(v, list) for v in split.values()):
+        raise ValueError(f"{path} must map part name -> list of classes.")
+    check_class_split(split)
+    return split

