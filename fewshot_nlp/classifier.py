@@ -21,6 +21,7 @@ from .inputs import check_label_descriptions, check_labels, check_texts, texts_a
 CONFIG_NAME = "config.json"
 ADAPTER_NAME = "adapter_model.safetensors"
 LIBRARY_KEY = "fewshot_nlp_version"
+SETTABLE_AFTER_LOADING = {"oos_threshold", "oos_label", "threshold"}
 DEFAULT_MULTI_LABEL_CENTER = 0.3  # cosine score at probability 0.5 when nothing can calibrate it
 
 MODEL_CARD_TEMPLATE = """---
@@ -131,16 +132,17 @@ class FewShotClassifier(
             encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device)
             return cls(encoder, labels, **options)
         classifier = cls._load_folder(folder, device=device)
+        fixed = sorted(set(options) - SETTABLE_AFTER_LOADING)
+        if fixed or lora is not None:
+            raise ValueError(
+                f"{fixed or ['lora']} cannot change on a saved classifier ({model_id_or_path}); "
+                f"only {sorted(SETTABLE_AFTER_LOADING)} and labels can be given when loading one."
+            )
+        for name, value in options.items():
+            setattr(classifier, name, value)
         if labels is not None:
             classifier.add_labels(labels)
         return classifier
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token, **kw):
-        # ModelHubMixin's hook; our from_pretrained above does the work.
-        return cls.from_pretrained(
-            model_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token, **kw
-        )
 
     @classmethod
     def _load_folder(cls, folder: Path, device: str | None = None) -> FewShotClassifier:

@@ -50,12 +50,12 @@ def quickstart(args) -> int:
         runner_up = classifier.classes_[top2.indices[1]]
         rows.append([text, label, f"{top2.values[0]:.2f}", f"{runner_up} ({top2.values[1]:.2f})"])
     _print_table(rows, ["text", "prediction", "prob", "runner-up"])
-    _quickstart_evaluation(args)
+    _quickstart_evaluation(args, classifier.encoder)
     return 0
 
 
-def _quickstart_evaluation(args) -> None:
-    from . import FewShotClassifier, SentenceEncoder, evaluate_episodes
+def _quickstart_evaluation(args, encoder) -> None:
+    from . import FewShotClassifier, evaluate_episodes
     from .tasks import EpisodeSampler, data_root, read_clinc150
 
     # --data, then $FEWSHOT_NLP_DATA, then ../shared/data (where the project's own data lives beside a checkout)
@@ -73,7 +73,7 @@ def _quickstart_evaluation(args) -> None:
     sampler = EpisodeSampler(task_set, way=5, shot=5, query=15, seed=0)
     episodes = sampler.sample(args.episodes)
     print(f"\nEpisodic evaluation on CLINC150 (test split), 5-way 5-shot, {len(episodes)} episodes:")
-    result = evaluate_episodes(lambda enc, ep: FewShotClassifier(enc), episodes, SentenceEncoder(), progress=False)
+    result = evaluate_episodes(lambda enc, ep: FewShotClassifier(enc), episodes, encoder, progress=False)
     print(f"  prototype accuracy: {result}")
 
 
@@ -146,10 +146,16 @@ def evaluate(args) -> int:
     way = None if args.way == "all" else int(args.way)
     episodes = EpisodeSampler(task_set, way=way, shot=args.shot, query=args.query, seed=args.seed).sample(args.episodes)
 
+    if args.label_text == "descriptions" and not task_set.descriptions:
+        raise ValueError(f"{args.tasks} has no label descriptions; use --label-text names.")
+
     def make(encoder, episode):
         classifier = FewShotClassifier(encoder, metric=base.head.metric, temperature=base.head.temperature)
         if args.method in ("zero-shot", "mixture"):
-            classifier.add_labels(episode.classes)
+            described = args.label_text == "descriptions"
+            classifier.add_labels(
+                {c: task_set.descriptions.get(c) for c in episode.classes} if described else episode.classes
+            )
         return classifier
 
     result = evaluate_episodes(make, episodes, base.encoder, use_support=args.method != "zero-shot")
@@ -159,11 +165,18 @@ def evaluate(args) -> int:
 
 # -------------------------------------------------------------------------- tasks
 def tasks_info(args) -> int:
-    from .tasks import load_task_set
+    """Sizes of a task set: classes and texts (and class groups), or Bible languages and verse pairs."""
+    from .tasks import load_task_set, read_bible
 
-    task_set = load_task_set(args.name, root=args.data)
+    task_set = read_bible(args.data) if args.name == "bible" else load_task_set(args.name, root=args.data)
     for key, value in task_set.info().items():
         print(f"{key:>18}: {value}")
+    if hasattr(task_set, "split_classes") and len(task_set.classes) >= 3:
+        split = task_set.split_classes(seed=0)
+        sizes = ", ".join(f"{part} {len(classes)}" for part, classes in split.items())
+        print(f"{'class split':>18}: {sizes} classes (class-disjoint 60/20/20, seed 0)")
+    for group, classes in getattr(task_set, "groups", {}).items():
+        print(f"{'group ' + group:>18}: {len(classes)} classes")
     return 0
 
 
@@ -195,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="data folder (default: $FEWSHOT_NLP_DATA)")
     ev.add_argument("--split", default="test")
     ev.add_argument("--method", choices=["prototype", "zero-shot", "mixture"], default="prototype")
+    ev.add_argument(
+        "--label-text",
+        choices=["names", "descriptions"],
+        default="names",
+        help="what zero-shot / mixture embed per label: its name, or the project's description",
+    )
     ev.add_argument("--way", default="5", help="classes per episode, or 'all'")
     ev.add_argument("--shot", type=int, default=5)
     ev.add_argument("--query", type=int, default=15)
@@ -205,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = commands.add_parser("tasks", help="inspect task sets")
     tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True)
     info = tasks_commands.add_parser("info", help="classes, sizes and groups of a task set")
-    info.add_argument("name")
+    info.add_argument("name", help="clinc150, banking77, bbc_news, chatterbot, bible, or a .csv/.json/.jsonl file")
     info.add_argument("--data", help="data folder (default: $FEWSHOT_NLP_DATA)")
     info.set_defaults(run=tasks_info)
     return parser

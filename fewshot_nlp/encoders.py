@@ -60,8 +60,8 @@ class SentenceEncoder(nn.Module):
     Args:
         model: ``None`` (embedded all-MiniLM-L6-v2), a sentence-transformers / Hugging Face
             model id, a local folder, or an already built ``SentenceTransformer``.
-        lora: ``None`` for a frozen encoder, ``True`` for default :class:`LoraSettings`, or a
-            ``LoraSettings`` / dict of its fields.
+        lora: ``None`` for a frozen encoder, ``True`` for default :class:`LoraSettings`, a
+            ``LoraSettings`` / dict of its fields, or a peft ``LoraConfig``.
         device: torch device; default CPU unless CUDA is available.
         batch_size: texts per forward pass in :meth:`encode`.
     """
@@ -143,7 +143,7 @@ class SentenceEncoder(nn.Module):
         """The Hugging Face model inside the sentence-transformers pipeline."""
         return self.model[0].auto_model
 
-    def add_lora(self, settings: LoraSettings | dict | bool = True) -> None:
+    def add_lora(self, settings=True) -> None:
         """Attach a fresh LoRA adapter (peft) to the transformer; the base weights stay frozen."""
         from peft import LoraConfig, inject_adapter_in_model
         from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as TARGETS
@@ -154,8 +154,18 @@ class SentenceEncoder(nn.Module):
             settings = LoraSettings()
         elif isinstance(settings, dict):
             settings = LoraSettings(**settings)
+        elif isinstance(settings, LoraConfig):
+            targets = settings.target_modules
+            settings = LoraSettings(
+                r=settings.r,
+                lora_alpha=settings.lora_alpha,
+                lora_dropout=settings.lora_dropout,
+                target_modules=sorted(targets) if targets is not None and not isinstance(targets, str) else targets,
+            )
         elif not isinstance(settings, LoraSettings):
-            raise TypeError(f"lora={settings!r} must be True, a dict of LoraSettings fields or a LoraSettings.")
+            raise TypeError(
+                f"lora={settings!r} must be True, a dict of LoraSettings fields, a LoraSettings or a peft LoraConfig."
+            )
         target_modules = settings.target_modules
         if target_modules is None:
             model_type = getattr(self.transformer.config, "model_type", None)

@@ -88,3 +88,14 @@ def test_quickstart_with_data(shared_data, capsys):
     assert main(["quickstart", "--data", str(shared_data), "--episodes", "20"]) == 0
     out = capsys.readouterr().out
     assert "5-way 5-shot, 20 episodes" in out and "95% CI" in out
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_tasks_info_on_real_data(shared_data, capsys):
+    assert main(["tasks", "info", "clinc150", "--data", str(shared_data)]) == 0
+    out = capsys.readouterr().out
+    assert "classes: 150" in out and "texts: 22500" in out and "class split: train 90, val 30, test 30" in out
+    assert "group banking: 15 classes" in out
+    assert main(["tasks", "info", "bible", "--data", str(shared_data)]) == 0
+    assert "languages: 34" in capsys.readouterr().out

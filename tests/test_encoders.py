@@ -77,6 +77,16 @@ def test_lora_state_dict_round_trip_and_refusals(tiny_encoder, _tiny_encoder):
         other.add_lora(LoraSettings())
 
 
+def test_a_peft_lora_config_is_accepted(tiny_encoder):
+    from peft import LoraConfig
+
+    tiny_encoder.add_lora(LoraConfig(r=2, lora_alpha=4, target_modules=["query"]))
+    assert tiny_encoder.lora_settings == LoraSettings(r=2, lora_alpha=4, target_modules=["query"])
+    assert len(tiny_encoder.lora_parameters()) == 2 * 2  # 2 layers x query x (A, B)
+    with pytest.raises(TypeError, match="peft LoraConfig"):
+        type(tiny_encoder)(tiny_encoder.model, lora="yes please")
+
+
 def test_bad_lora_settings():
     with pytest.raises(ValueError, match="r=0"):
         LoraSettings(r=0)

