@@ -20,6 +20,7 @@ from .inputs import check_label_descriptions, check_labels, check_texts, texts_a
 
 CONFIG_NAME = "config.json"
 ADAPTER_NAME = "adapter_model.safetensors"
+META_ADAPTER_NAME = "meta_adapter.safetensors"
 LIBRARY_KEY = "fewshot_nlp_version"
 SETTABLE_AFTER_LOADING = {"oos_threshold", "oos_label", "threshold"}
 DEFAULT_MULTI_LABEL_CENTER = 0.3  # cosine score at probability 0.5 when nothing can calibrate it
@@ -99,6 +100,9 @@ class FewShotClassifier(
         self.oos_threshold = oos_threshold
         self.oos_label = oos_label
         self.multi_label_center: float | None = None
+        #: how this model was meta-trained (algorithm, class split, inner loop), when it was
+        self.meta_training: dict | None = None
+        self._meta_lora: dict[str, torch.Tensor] | None = None  # adaptation always restarts here
         if labels is not None:
             self.add_labels(labels)
 
@@ -159,6 +163,12 @@ class FewShotClassifier(
         )
         classifier.head = LabelDescriptionHead.load(folder)
         classifier.multi_label_center = config.get("multi_label_center")
+        classifier.meta_training = config.get("meta_training")
+        if (folder / META_ADAPTER_NAME).is_file():
+            meta_lora = load_file(folder / META_ADAPTER_NAME)
+            if set(meta_lora) != set(encoder.lora_parameters()):
+                raise ValueError(f"{folder / META_ADAPTER_NAME} does not match the encoder's LoRA tensors.")
+            classifier._meta_lora = meta_lora
         return classifier
 
     # ------------------------------------------------------------------ building
@@ -171,16 +181,57 @@ class FewShotClassifier(
     def is_fitted(self) -> bool:
         return bool(self.head.classes) and not self.head.empty_classes
 
-    def fit(self, texts, labels=None, *, column_mapping: Mapping | None = None) -> FewShotClassifier:
+    def fit(
+        self,
+        texts,
+        labels=None,
+        *,
+        column_mapping: Mapping | None = None,
+        adapt_steps: int = 0,
+        adapt_lr: float | None = None,
+    ) -> FewShotClassifier:
         """Learn class prototypes from examples, replacing earlier examples (descriptions stay).
 
         ``texts`` may be a list (with ``labels``), a ``datasets.Dataset`` or a DataFrame (with
         ``column_mapping``). On any error the classifier is left exactly as it was.
+
+        ``adapt_steps > 0`` first runs the Proto-MAML inner loop on these examples, starting
+        from the (meta-learned) LoRA adapter, then builds the prototypes with the adapted
+        encoder; ``adapt_lr`` defaults to the inner learning rate used in meta-training.
+        The default, 0, is the gradient-free prototype path.
         """
         texts, labels = texts_and_labels(texts, labels, column_mapping)
+        texts = check_texts(texts)
+        labels = check_labels(labels, len(texts), self.multi_label)
+        if adapt_steps:
+            self._adapt_encoder(texts, labels, adapt_steps, adapt_lr)
         head = copy.deepcopy(self.head)
         head.clear_examples()  # labels known only from examples go with them; described ones stay
         return self._add_examples(head, texts, labels)
+
+    def _adapt_encoder(self, texts, labels, steps: int, lr: float | None) -> None:
+        from .meta.fomaml import adapt
+        from .meta.protonet import LOG_TEMPERATURE, ProtoMAMLTask
+        from .tasks.episodes import Episode
+
+        if self.encoder.lora_settings is None:
+            raise ValueError(
+                "adapt_steps needs an encoder with a LoRA adapter: a meta-trained model, or "
+                "FewShotClassifier.from_pretrained(..., lora=True)."
+            )
+        if self.multi_label or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"adapt_steps={steps!r} must be an int >= 0, for single-label classifiers.")
+        lr = lr if lr is not None else (self.meta_training or {}).get("inner_lr", 0.01)
+        if self._meta_lora is None:
+            self._meta_lora = {n: p.detach().clone() for n, p in self.encoder.lora_parameters().items()}
+        classes = list(dict.fromkeys(labels))
+        episode = Episode(classes, texts, labels, texts, labels)
+        start = {**self._meta_lora, LOG_TEMPERATURE: torch.tensor(self.head.temperature).log()}
+        task = ProtoMAMLTask(self.encoder, start, episode)
+        adapted = adapt({**start, **task.head}, task.support_loss, steps, lr, frozen={LOG_TEMPERATURE}).weights
+        with torch.no_grad():
+            for name, parameter in self.encoder.lora_parameters().items():
+                parameter.copy_(adapted[name])
 
     def add_examples(self, texts, labels) -> FewShotClassifier:
         """Add examples to the current classes (or new ones) without re-encoding the old ones."""
@@ -302,14 +353,20 @@ class FewShotClassifier(
             "oos_threshold": self.oos_threshold,
             "oos_label": self.oos_label,
             "lora": None if self.encoder.lora_settings is None else vars(self.encoder.lora_settings),
+            "meta_training": self.meta_training,
         }
 
     def _save_pretrained(self, save_directory: Path) -> None:
         save_directory = Path(save_directory)
-        self._check_fitted()
+        if self.head.classes:  # a meta-trained adapter is saved before it has labels
+            self._check_fitted()
+        elif self.encoder.lora_settings is None:
+            self._check_fitted()  # nothing worth saving: explain how to add labels
         self.head.save(save_directory)
         if self.encoder.lora_settings is not None:
             save_file(self.encoder.lora_state_dict(), save_directory / ADAPTER_NAME)
+        if self._meta_lora is not None:  # adapted at fit time: keep the starting point for the next fit
+            save_file({n: t.contiguous() for n, t in self._meta_lora.items()}, save_directory / META_ADAPTER_NAME)
         config = self._config()
         (save_directory / CONFIG_NAME).write_text(json.dumps(config, indent=2, ensure_ascii=False))
 

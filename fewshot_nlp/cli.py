@@ -136,21 +136,31 @@ def predict(args) -> int:
 
 # ----------------------------------------------------------------------- evaluate
 def evaluate(args) -> int:
-    """Episodic accuracy of a classifier (saved, or new on an encoder) on a task set's classes."""
+    """Episodic accuracy of a classifier (saved, or new on an encoder) on a task set's classes.
+
+    A meta-trained model is evaluated on its meta-test classes of that task set (the class
+    split saved with it), never on the classes it was trained on; ``--classes all`` overrides.
+    """
     from . import FewShotClassifier, evaluate_episodes
     from .tasks import TASK_READERS, EpisodeSampler, load_task_set
 
     base = FewShotClassifier.from_pretrained(args.model)
     options = {"split": args.split} if args.tasks in TASK_READERS else {}
     task_set = load_task_set(args.tasks, root=args.data, **options)
-    way = None if args.way == "all" else int(args.way)
-    episodes = EpisodeSampler(task_set, way=way, shot=args.shot, query=args.query, seed=args.seed).sample(args.episodes)
-
+    split = ((base.meta_training or {}).get("class_split") or {}).get(args.tasks)
+    if split and args.classes != "all":
+        task_set = task_set.subset(split[args.classes])
+    elif args.classes != "all":
+        print(f"note: the model has no class split for {args.tasks}; evaluating on all its classes")
     if args.label_text == "descriptions" and not task_set.descriptions:
         raise ValueError(f"{args.tasks} has no label descriptions; use --label-text names.")
+    way = None if args.way == "all" else int(args.way)
+    sampler = EpisodeSampler(task_set, way=way, shot=args.shot, query=args.query, seed=args.seed)
+    episodes = sampler.sample(args.episodes)
 
     def make(encoder, episode):
         classifier = FewShotClassifier(encoder, metric=base.head.metric, temperature=base.head.temperature)
+        classifier.meta_training = base.meta_training
         if args.method in ("zero-shot", "mixture"):
             described = args.label_text == "descriptions"
             classifier.add_labels(
@@ -158,8 +168,55 @@ def evaluate(args) -> int:
             )
         return classifier
 
-    result = evaluate_episodes(make, episodes, base.encoder, use_support=args.method != "zero-shot")
-    print(f"{args.tasks} ({args.split}) {args.way}-way {args.shot}-shot, {args.method}: accuracy {result}")
+    use_support = args.method != "zero-shot"
+    result = evaluate_episodes(make, episodes, base.encoder, use_support=use_support, adapt_steps=args.adapt_steps)
+    label_text = f" (label {args.label_text})" if args.method != "prototype" else ""
+    adapted = f", {args.adapt_steps} adaptation steps" if args.adapt_steps else ""
+    print(
+        f"{args.tasks} ({args.split}, {len(task_set.classes)} classes) {episodes[0].way}-way {args.shot}-shot, "
+        f"{args.method}{label_text}{adapted}: accuracy {result}"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------- meta-train
+def load_training_arguments(config: str | None, overrides: list[str]):
+    """MetaTrainingArguments from a YAML file and ``key=value`` overrides (values parsed as YAML)."""
+    import dataclasses
+
+    import yaml
+
+    from .meta import MetaTrainingArguments
+
+    values = {}
+    if config:
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such config file: {path}")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a mapping of MetaTrainingArguments fields.")
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep:
+            raise ValueError(f"override {override!r} must look like key=value, e.g. steps=100.")
+        values[key.strip()] = yaml.safe_load(value)
+    known = {f.name for f in dataclasses.fields(MetaTrainingArguments)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; known settings are {sorted(known)}.")
+    if "output_dir" not in values:
+        raise ValueError("output_dir is not set; add it to the config or pass output_dir=DIR.")
+    return MetaTrainingArguments(**values)
+
+
+def meta_train(args) -> int:
+    """Meta-train a LoRA adapter over many episodes (see recipes/configs)."""
+    from .meta import MetaTrainer
+
+    training_args = load_training_arguments(args.config, args.overrides)
+    output = MetaTrainer(training_args).train(resume=args.resume)
+    print(f"meta-trained model written to {output}")
     return 0
 
 
@@ -215,11 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="what zero-shot / mixture embed per label: its name, or the project's description",
     )
     ev.add_argument("--way", default="5", help="classes per episode, or 'all'")
+    ev.add_argument(
+        "--classes",
+        choices=["test", "val", "train", "all"],
+        default="test",
+        help="which classes of a meta-trained model's class split to draw episodes from (default: test)",
+    )
+    ev.add_argument("--adapt-steps", type=int, default=0, help="test-time adaptation steps (fomaml models)")
     ev.add_argument("--shot", type=int, default=5)
     ev.add_argument("--query", type=int, default=15)
     ev.add_argument("--episodes", type=int, default=600)
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(run=evaluate)
+
+    meta = commands.add_parser("meta-train", help="meta-train a LoRA adapter (protonet or fomaml)")
+    meta.add_argument("--config", help="YAML file of MetaTrainingArguments (see recipes/configs/)")
+    meta.add_argument("overrides", nargs="*", help="key=value settings that override the config")
+    meta.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
+    meta.set_defaults(run=meta_train)
 
     tasks = commands.add_parser("tasks", help="inspect task sets")
     tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True)

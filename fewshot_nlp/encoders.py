@@ -90,6 +90,9 @@ class SentenceEncoder(nn.Module):
         # The base is frozen for good: only LoRA tensors (added below) are ever trained.
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
+        # Eval mode (no dropout) by default: a frozen encoder gives the same embedding every
+        # time, and meta-learning steps then depend only on weights and episodes.
+        self.eval()
         self.lora_settings: LoraSettings | None = None
         if lora:
             self.add_lora(lora)
@@ -129,13 +132,29 @@ class SentenceEncoder(nn.Module):
             self.model.train(was_training)
         return embeddings.float().cpu()
 
-    def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        """Differentiable embeddings (for training the LoRA tensors); rows of norm 1."""
+    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Model inputs for :meth:`forward`; tokenize once when the same texts are embedded repeatedly."""
         preprocess = getattr(self.model, "preprocess", None) or self.model.tokenize  # renamed in ST 6
         features = preprocess(list(texts))
-        features = {k: v.to(self.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
-        embeddings = self.model(features)["sentence_embedding"]
+        return {k: v.to(self.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+
+    def forward(self, texts: Sequence[str] | dict[str, torch.Tensor]) -> torch.Tensor:
+        """Differentiable embeddings (for training the LoRA tensors); rows of norm 1.
+
+        Takes texts or the output of :meth:`tokenize`.
+        """
+        features = texts if isinstance(texts, dict) else self.tokenize(texts)
+        embeddings = self.model(dict(features))["sentence_embedding"]
         return nn.functional.normalize(embeddings, dim=-1)
+
+    def functional_forward(self, lora_weights: dict[str, torch.Tensor], texts) -> torch.Tensor:
+        """:meth:`forward` with the given LoRA tensors swapped in (``torch.func.functional_call``).
+
+        Keys are names from :meth:`lora_parameters` (other keys, e.g. head tensors, are ignored);
+        the module itself is left untouched.
+        """
+        lora = {name: w for name, w in lora_weights.items() if "lora_" in name}
+        return torch.func.functional_call(self, lora, (texts,), strict=False)
 
     # ---------------------------------------------------------------------- LoRA
     @property

@@ -66,19 +66,29 @@ def evaluate_episodes(
     encoder,
     use_support: bool = True,
     progress: bool = True,
+    adapt_steps: int = 0,
 ) -> EvaluationResult:
     """Accuracy of ``make_classifier(encoder, episode)`` on each episode's queries.
 
     ``make_classifier`` returns an unfitted classifier (e.g. one with label descriptions);
     it is fitted on the support set when ``use_support`` is true (False = zero-shot).
+    Without adaptation every text is encoded once for all episodes; with ``adapt_steps`` the
+    encoder is adapted per episode (``fit(adapt_steps=...)``) and its LoRA weights restored after.
     """
-    texts = [t for e in episodes for t in (*e.support_texts, *e.query_texts)]
-    cached = PrecomputedEncoder(encoder, texts, show_progress_bar=progress and len(texts) > 1000)
+    if adapt_steps:
+        snapshot = {n: p.detach().clone() for n, p in encoder.lora_parameters().items()}
+    else:
+        texts = [t for e in episodes for t in (*e.support_texts, *e.query_texts)]
+        encoder = PrecomputedEncoder(encoder, texts, show_progress_bar=progress and len(texts) > 1000)
     accuracies = []
     for episode in tqdm(episodes, desc="episodes", disable=not progress):
-        classifier = make_classifier(cached, episode)
+        classifier = make_classifier(encoder, episode)
         if use_support:
-            classifier.fit(episode.support_texts, episode.support_labels)
+            classifier.fit(episode.support_texts, episode.support_labels, adapt_steps=adapt_steps)
         accuracies.append(classifier.score(episode.query_texts, episode.query_labels))
+        if adapt_steps:
+            with torch.no_grad():
+                for name, parameter in encoder.lora_parameters().items():
+                    parameter.copy_(snapshot[name])
     mean, ci = mean_confidence_interval(accuracies)
     return EvaluationResult(mean, ci, len(accuracies))

@@ -31,8 +31,8 @@ class ClassificationTaskSet:
         groups=None,
         conflicts: str = "error",
     ):
-        if conflicts not in ("error", "warn"):
-            raise ValueError(f"conflicts={conflicts!r} must be 'error' or 'warn'.")
+        if conflicts not in ("error", "warn", "keep"):
+            raise ValueError(f"conflicts={conflicts!r} must be 'error', 'warn' or 'keep' (silently).")
         texts = check_texts(texts)
         labels = check_labels(labels, len(texts))
         self.name = name
@@ -48,7 +48,8 @@ class ClassificationTaskSet:
             message = f"{name}: {len(conflicting)} texts carry two labels, e.g. {text!r} is {a!r} and {b!r}"
             if conflicts == "error":
                 raise ValueError(f"{message}; fix or drop one of them.")
-            warnings.warn(f"{message}; kept under both labels.", stacklevel=2)
+            if conflicts == "warn":
+                warnings.warn(f"{message}; kept under both labels.", stacklevel=2)
         self.descriptions = dict(check_label_descriptions(descriptions)) if descriptions else {}
         #: optional grouping of classes (e.g. CLINC150 domains): group -> list of classes
         self.groups: dict = dict(groups or {})
@@ -162,7 +163,8 @@ class ClassificationTaskSet:
         descriptions = {c: self.descriptions[c] for c in classes if c in self.descriptions}
         groups = {g: [c for c in cs if c in classes] for g, cs in self.groups.items()}
         groups = {g: cs for g, cs in groups.items() if cs}
-        return ClassificationTaskSet(texts, labels, descriptions or None, name or self.name, groups, conflicts="warn")
+        # conflicts were reported when the full set was built
+        return ClassificationTaskSet(texts, labels, descriptions or None, name or self.name, groups, conflicts="keep")
 
     def split_classes(self, fractions=(0.6, 0.2, 0.2), seed: int = 0, names=("train", "val", "test")) -> dict:
         """Class-disjoint split: each class goes to exactly one part. Seeded and reproducible."""

@@ -1,0 +1,100 @@
+"""Checkpoints that survive interruption: written atomically, verified before anything loads.
+
+Layout: ``<dir>/step-000120/{tensors.safetensors, state.json}`` and ``<dir>/latest`` naming the
+newest complete one. A checkpoint folder is written under a temporary name and renamed
+into place, and ``latest`` is replaced with ``os.replace``, so a kill at any moment leaves
+either the previous checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+FORMAT = "fewshot-nlp-checkpoint/1"
+TENSORS, STATE, LATEST = "tensors.safetensors", "state.json", "latest"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is corrupt, incomplete or from another training setup."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(directory, step: int, tensors: dict[str, torch.Tensor], state: dict, keep: int = 2) -> Path:
+    """Write one checkpoint atomically and keep the newest ``keep`` of them."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"step-{step:09d}"
+    temporary = directory / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, temporary / TENSORS)
+    state = {"format": FORMAT, "step": step, "sha256": _sha256(temporary / TENSORS), **state}
+    (temporary / STATE).write_text(json.dumps(state, indent=2))
+    for name in (TENSORS, STATE):
+        with (temporary / name).open("rb") as handle:
+            os.fsync(handle.fileno())
+    shutil.rmtree(final, ignore_errors=True)  # a leftover of a run that died after this rename
+    os.replace(temporary, final)
+    pointer = directory / f".{LATEST}.tmp-{os.getpid()}"
+    pointer.write_text(final.name)
+    os.replace(pointer, directory / LATEST)
+    _fsync_dir(directory)
+    for old in sorted(directory.glob("step-*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(directory) -> Path | None:
+    pointer = Path(directory) / LATEST
+    if not pointer.is_file():
+        return None
+    return Path(directory) / pointer.read_text().strip()
+
+
+def load_checkpoint(path, fingerprint: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, state) of a verified checkpoint.
+
+    Refuses, naming the reason, a checkpoint whose files are missing or altered, or that was
+    written by a run with other settings (``fingerprint`` must equal the saved one).
+    """
+    path = Path(path)
+    if not (path / STATE).is_file() or not (path / TENSORS).is_file():
+        raise CheckpointError(f"{path} is not a complete checkpoint (expected {STATE} and {TENSORS}).")
+    try:
+        state = json.loads((path / STATE).read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path / STATE} is corrupt: {error}") from error
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a fewshot-nlp checkpoint (format {state.get('format')!r}).")
+    if state.get("sha256") != _sha256(path / TENSORS):
+        raise CheckpointError(f"{path / TENSORS} does not match its checksum: the file is corrupt or was altered.")
+    saved = state.get("fingerprint", {})
+    if saved != fingerprint:
+        differing = sorted(k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k))
+        raise CheckpointError(
+            f"{path} was written by a run with other settings ({differing}); resume with the same "
+            "config, or start a new output_dir."
+        )
+    return load_file(path / TENSORS), state

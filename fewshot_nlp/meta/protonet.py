@@ -1,0 +1,90 @@
+"""Episode losses for classification: prototypical networks and Proto-MAML.
+
+Both score queries by squared euclidean distance to class prototypes of L2-normalised
+embeddings, divided by a temperature. Proto-MAML writes the same scores as a linear layer,
+``W = 2c``, ``b = -|c|^2`` (``-|x - c|^2 = 2c.x - |c|^2 - |x|^2``, and ``|x|^2`` is shared by
+all classes), which the inner loop then adapts together with the LoRA weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..tasks.episodes import Episode
+
+HEAD_WEIGHT, HEAD_BIAS = "head.weight", "head.bias"
+LOG_TEMPERATURE = "log_temperature"  # meta-learned with the LoRA tensors
+
+
+def temperature_of(weights: dict[str, torch.Tensor]) -> torch.Tensor:
+    return weights[LOG_TEMPERATURE].exp()
+
+
+def episode_targets(episode: Episode) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class indices (in ``episode.classes`` order) of the support and query texts."""
+    index = {c: i for i, c in enumerate(episode.classes)}
+    return (
+        torch.tensor([index[y] for y in episode.support_labels]),
+        torch.tensor([index[y] for y in episode.query_labels]),
+    )
+
+
+def prototypes(embeddings: torch.Tensor, targets: torch.Tensor, n_classes: int) -> torch.Tensor:
+    counts = torch.bincount(targets, minlength=n_classes).clamp_min(1).to(embeddings)
+    return (
+        torch.zeros(n_classes, embeddings.shape[1]).to(embeddings).index_add(0, targets, embeddings) / counts[:, None]
+    )
+
+
+def squared_distance_logits(queries: torch.Tensor, centres: torch.Tensor, temperature) -> torch.Tensor:
+    """``-|q - c|^2 / T`` written out: ``torch.cdist`` has no double backward."""
+    distances = (queries**2).sum(-1, keepdim=True) - 2 * queries @ centres.T + (centres**2).sum(-1)[None, :]
+    return -distances / temperature
+
+
+def protonet_loss(encoder, weights: dict[str, torch.Tensor], episode: Episode) -> tuple:
+    """Cross-entropy of the queries against the support prototypes; returns (loss, accuracy).
+
+    ``weights`` holds the LoRA tensors and ``log_temperature``.
+    """
+    support_targets, query_targets = episode_targets(episode)
+    support = encoder.functional_forward(weights, episode.support_texts)
+    query = encoder.functional_forward(weights, episode.query_texts)
+    centres = prototypes(support, support_targets, episode.way)
+    logits = squared_distance_logits(query, centres, temperature_of(weights))
+    accuracy = (logits.argmax(1) == query_targets).float().mean()
+    return nn.functional.cross_entropy(logits, query_targets), float(accuracy)
+
+
+class ProtoMAMLTask:
+    """Support/query losses of one episode for :func:`first_order_maml_gradients`.
+
+    The head starts from the support prototypes computed with the meta-learned weights
+    (detached: first order), so episodes with different label sets share one initialisation.
+    """
+
+    def __init__(self, encoder, weights: dict[str, torch.Tensor], episode: Episode):
+        self.encoder = encoder
+        self.support_targets, self.query_targets = episode_targets(episode)
+        self.support_inputs = encoder.tokenize(episode.support_texts)
+        self.query_inputs = encoder.tokenize(episode.query_texts)
+        with torch.no_grad():
+            centres = prototypes(
+                encoder.functional_forward(weights, self.support_inputs), self.support_targets, episode.way
+            )
+        self.head = {HEAD_WEIGHT: 2 * centres, HEAD_BIAS: -(centres**2).sum(-1)}
+
+    def _logits(self, weights, inputs) -> torch.Tensor:
+        embeddings = self.encoder.functional_forward(weights, inputs)
+        return (embeddings @ weights[HEAD_WEIGHT].T + weights[HEAD_BIAS]) / temperature_of(weights)
+
+    def support_loss(self, weights) -> torch.Tensor:
+        return nn.functional.cross_entropy(self._logits(weights, self.support_inputs), self.support_targets)
+
+    def query_loss(self, weights) -> torch.Tensor:
+        return nn.functional.cross_entropy(self._logits(weights, self.query_inputs), self.query_targets)
+
+    def query_accuracy(self, weights) -> float:
+        with torch.no_grad():
+            return float((self._logits(weights, self.query_inputs).argmax(1) == self.query_targets).float().mean())

@@ -1,0 +1,342 @@
+"""MetaTrainer: meta-train a LoRA adapter (and a temperature) over many classification tasks.
+
+Episodes come from the meta-train classes only; evaluation uses the meta-val classes; the
+meta-test classes (and any held-out task set) are never seen. The run checkpoints
+atomically, resumes to bit-identical weights, and splits each meta-batch across
+``torch.distributed`` processes when launched with ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..encoders import LoraSettings, SentenceEncoder
+from ..evaluation import evaluate_episodes
+from ..tasks import EpisodeSampler, load_task_set, save_class_split
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .fomaml import first_order_maml_gradients
+from .protonet import LOG_TEMPERATURE, ProtoMAMLTask, protonet_loss
+
+logger = logging.getLogger(__name__)
+ALGORITHMS = ("protonet", "fomaml")
+
+
+@dataclass
+class MetaTrainingArguments:
+    """Settings of a meta-training run; every field can be set from YAML or ``key=value``."""
+
+    output_dir: str = field(metadata={"help": "Folder for the model, the class split and checkpoints."})
+    algorithm: str = field(default="protonet", metadata={"help": "'protonet' or 'fomaml' (first-order MAML)."})
+    encoder: str | None = field(default=None, metadata={"help": "Encoder id or path; None = embedded MiniLM."})
+    lora: dict = field(default_factory=dict, metadata={"help": "LoraSettings fields, e.g. {r: 8}."})
+    tasks: list[str] = field(default_factory=lambda: ["clinc150"], metadata={"help": "Task sets to train on."})
+    data: str | None = field(default=None, metadata={"help": "Data folder (default: $FEWSHOT_NLP_DATA)."})
+    task_split: str = field(default="all", metadata={"help": "Corpus split the classes are drawn from."})
+    class_fractions: list[float] = field(
+        default_factory=lambda: [0.6, 0.2, 0.2], metadata={"help": "Class-disjoint train/val/test fractions."}
+    )
+    split_seed: int = field(default=0, metadata={"help": "Seed of the class split."})
+    steps: int = field(default=500, metadata={"help": "Outer (meta) steps."})
+    meta_batch_size: int = field(default=4, metadata={"help": "Episodes per outer step."})
+    way: int = field(default=5, metadata={"help": "Classes per training episode."})
+    shot: int = field(default=5, metadata={"help": "Support examples per class."})
+    query: int = field(default=10, metadata={"help": "Query examples per class."})
+    inner_steps: int = field(default=3, metadata={"help": "fomaml: SGD steps on the support set."})
+    inner_lr: float = field(default=0.05, metadata={"help": "fomaml: inner SGD learning rate."})
+    outer_lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of the outer loop."})
+    temperature: float = field(default=0.1, metadata={"help": "Initial temperature (learned) of the scores."})
+    eval_every: int = field(default=100, metadata={"help": "Evaluate on meta-val classes every N steps."})
+    eval_episodes: int = field(default=100, metadata={"help": "Meta-val episodes per evaluation."})
+    eval_way: int = field(default=5, metadata={"help": "Classes per meta-val episode."})
+    eval_shot: int = field(default=1, metadata={"help": "Shots per meta-val episode."})
+    eval_query: int = field(default=15, metadata={"help": "Queries per class in a meta-val episode."})
+    early_stopping_patience: int | None = field(
+        default=None, metadata={"help": "Stop after this many evaluations without improvement."}
+    )
+    checkpoint_every: int = field(default=50, metadata={"help": "Write a checkpoint every N steps."})
+    seed: int = field(default=0, metadata={"help": "Seed of the LoRA init and the episode stream."})
+
+    def __post_init__(self):
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm={self.algorithm!r} must be one of {list(ALGORITHMS)}.")
+        for name in ("steps", "meta_batch_size", "way", "shot", "query", "eval_every", "eval_episodes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be an int >= 1.")
+        if self.way < 2 or self.eval_way < 2:
+            raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
+        for name in ("inner_lr", "outer_lr", "temperature"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0.")
+        if not isinstance(self.tasks, list) or not self.tasks:
+            raise ValueError(f"tasks={self.tasks!r} must be a non-empty list, e.g. ['clinc150', 'banking77'].")
+        LoraSettings(**self.lora)  # validates the LoRA fields
+
+    def fingerprint(self) -> dict:
+        """What must not change between a run and its resumption."""
+        skip = {"output_dir", "data", "steps", "eval_every", "checkpoint_every", "early_stopping_patience"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+class MetaTrainer:
+    """Runs meta-training and writes a folder that ``FewShotClassifier.from_pretrained`` loads.
+
+    Args:
+        args: the run's settings.
+        encoder: a :class:`SentenceEncoder` to train (default: built from ``args``); a LoRA
+            adapter is added when it has none.
+        task_sets: ``{name: ClassificationTaskSet}`` (default: loaded from ``args.tasks``).
+    """
+
+    def __init__(self, args: MetaTrainingArguments, encoder: SentenceEncoder | None = None, task_sets=None):
+        self.args = args
+        self.output_dir = Path(args.output_dir)
+        self.rank, self.world_size = _distributed_setup()
+        torch.manual_seed(args.seed)  # the LoRA initialisation
+        self.encoder = encoder if encoder is not None else SentenceEncoder(args.encoder)
+        if self.encoder.lora_settings is None:
+            self.encoder.add_lora(LoraSettings(**args.lora))
+        self.encoder.eval()  # no dropout: a step depends only on the weights and the episodes
+        if task_sets is None:
+            task_sets = {name: load_task_set(name, root=args.data, split=args.task_split) for name in args.tasks}
+        self.task_sets = task_sets
+        self.class_split = {
+            name: ts.split_classes(tuple(args.class_fractions), seed=args.split_seed) for name, ts in task_sets.items()
+        }
+        self.train_samplers = [
+            EpisodeSampler(ts.subset(self.class_split[name]["train"]), args.way, args.shot, args.query, seed=args.seed)
+            for name, ts in task_sets.items()
+        ]
+        val_sets = {
+            name: ts.subset(self.class_split[name]["val"])
+            for name, ts in task_sets.items()
+            if len(self.class_split[name]["val"]) >= args.eval_way
+        }
+        self.val_episodes = [
+            episode
+            for ts in val_sets.values()
+            for episode in EpisodeSampler(
+                ts, args.eval_way, args.eval_shot, args.eval_query, seed=args.seed + 1
+            ).sample(math.ceil(args.eval_episodes / max(len(val_sets), 1)))
+        ]
+        self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature)))
+        self.meta_parameters = {**self.encoder.lora_parameters(), LOG_TEMPERATURE: self.log_temperature}
+        self.optimizer = torch.optim.Adam(self.meta_parameters.values(), lr=args.outer_lr)
+        self.step = 0
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.evaluations_without_improvement = 0
+
+    # ---------------------------------------------------------------- episodes
+    def episodes_for_step(self, step: int) -> list:
+        """The meta-batch of outer step ``step``: fixed by (seed, step), whatever happened before."""
+        episodes = []
+        for j in range(self.args.meta_batch_size):
+            index = step * self.args.meta_batch_size + j
+            sampler = self.train_samplers[index % len(self.train_samplers)]
+            episodes.append(sampler.episode(index // len(self.train_samplers)))
+        return episodes
+
+    # -------------------------------------------------------------------- step
+    def train_step(self, step: int) -> dict:
+        """One outer step; this rank computes its share of the meta-batch, gradients are averaged."""
+        for parameter in self.meta_parameters.values():
+            parameter.grad = torch.zeros_like(parameter)
+        mine = [e for j, e in enumerate(self.episodes_for_step(step)) if j % self.world_size == self.rank]
+        total_loss = total_accuracy = 0.0
+        for episode in mine:
+            if self.args.algorithm == "protonet":
+                loss, accuracy = protonet_loss(self.encoder, self.meta_parameters, episode)
+                (loss / self.args.meta_batch_size).backward()
+                loss = float(loss.detach())
+            else:
+                start = {n: p.detach() for n, p in self.meta_parameters.items()}
+                task = ProtoMAMLTask(self.encoder, start, episode)
+                loss, grads, adapted = first_order_maml_gradients(
+                    start,
+                    task.support_loss,
+                    task.query_loss,
+                    self.args.inner_steps,
+                    self.args.inner_lr,
+                    task.head,
+                    frozen={LOG_TEMPERATURE},
+                )
+                for name, grad in grads.items():
+                    self.meta_parameters[name].grad += grad / self.args.meta_batch_size
+                accuracy = task.query_accuracy(adapted)
+            total_loss += loss
+            total_accuracy += accuracy
+        stats = torch.tensor([total_loss, total_accuracy, len(mine)], dtype=torch.float64)
+        if self.world_size > 1:
+            for parameter in self.meta_parameters.values():
+                torch.distributed.all_reduce(parameter.grad)
+            torch.distributed.all_reduce(stats)
+        self.optimizer.step()
+        return {"loss": float(stats[0] / stats[2]), "accuracy": float(stats[1] / stats[2])}
+
+    # --------------------------------------------------------------- evaluate
+    def evaluate(self) -> dict:
+        """Prototype accuracy (95% CI) on the fixed meta-val episodes, with the current adapter."""
+        from ..classifier import FewShotClassifier
+
+        if not self.val_episodes:
+            return {}
+        temperature = float(self.log_temperature.detach().exp())
+        result = evaluate_episodes(
+            lambda enc, ep: FewShotClassifier(enc, metric="euclidean", temperature=temperature),
+            self.val_episodes,
+            self.encoder,
+            progress=False,
+        )
+        return {"val_accuracy": result.accuracy, "val_ci95": result.ci95, "val_episodes": result.episodes}
+
+    # ------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.output_dir / "checkpoints"
+
+    def _checkpoint_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"param.{n}": p.detach() for n, p in self.meta_parameters.items()}
+        names = list(self.meta_parameters)
+        for index, state in self.optimizer.state_dict()["state"].items():
+            for key, value in state.items():
+                tensors[f"optim.{names[index]}.{key}"] = torch.as_tensor(value)
+        if self.best is not None:
+            tensors.update({f"best.{n}": t for n, t in self.best["weights"].items()})
+        return tensors
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        state = {
+            "fingerprint": self.args.fingerprint(),
+            "history": self.history,
+            "best": None if self.best is None else {k: v for k, v in self.best.items() if k != "weights"},
+            "evaluations_without_improvement": self.evaluations_without_improvement,
+            "param_groups": self.optimizer.state_dict()["param_groups"],
+        }
+        save_checkpoint(self.checkpoint_dir, self.step, self._checkpoint_tensors(), state)
+
+    def resume(self) -> bool:
+        """Load the newest checkpoint if there is one; refuses a corrupt or foreign one."""
+        path = latest_checkpoint(self.checkpoint_dir)
+        if path is None:
+            return False
+        tensors, state = load_checkpoint(path, self.args.fingerprint())
+        expected = {f"param.{n}" for n in self.meta_parameters}
+        if not expected <= set(tensors):
+            raise ValueError(f"{path} lacks parameters {sorted(expected - set(tensors))[:3]}; it is not from this run.")
+        names = list(self.meta_parameters)
+        optimizer_state = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                name, slot = key[len("optim.") :].rsplit(".", 1)
+                optimizer_state.setdefault(names.index(name), {})[slot] = value
+        with torch.no_grad():
+            for name, parameter in self.meta_parameters.items():
+                parameter.copy_(tensors[f"param.{name}"])
+        self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": state["param_groups"]})
+        self.step = state["step"]
+        self.history = state["history"]
+        self.evaluations_without_improvement = state["evaluations_without_improvement"]
+        if state["best"] is not None:
+            weights = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
+            self.best = {**state["best"], "weights": weights}
+        logger.info("resumed from %s at step %d", path, self.step)
+        return True
+
+    # ------------------------------------------------------------------ train
+    def train(self, resume: bool = False) -> Path:
+        """Run to ``args.steps`` (or early stopping) and write the model folder; returns its path."""
+        args = self.args
+        if resume:
+            self.resume()
+        elif latest_checkpoint(self.checkpoint_dir) is not None:
+            raise ValueError(
+                f"{self.checkpoint_dir} holds a checkpoint; pass resume=True (--resume) or a new output_dir."
+            )
+        progress = tqdm(
+            total=args.steps, initial=self.step, desc=f"meta-train ({args.algorithm})", disable=self.rank != 0
+        )
+        while self.step < args.steps:
+            stats = self.train_step(self.step)
+            self.step += 1
+            record = {"step": self.step, **stats}
+            progress.update(1)
+            progress.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{stats['accuracy']:.3f}")
+            if self.step % args.eval_every == 0 or self.step == args.steps:
+                record.update(self.evaluate())
+                stop = self._keep_best(record)
+            else:
+                stop = False
+            self.history.append(record)
+            if self.step % args.checkpoint_every == 0 or self.step == args.steps or stop:
+                self.save_checkpoint()
+            if stop:
+                logger.info("early stopping at step %d", self.step)
+                break
+        progress.close()
+        return self.save_model()
+
+    def _keep_best(self, record: dict) -> bool:
+        """Remember the best weights on meta-val accuracy; True when patience has run out."""
+        if "val_accuracy" not in record:
+            return False
+        if self.best is None or record["val_accuracy"] > self.best["val_accuracy"]:
+            weights = {n: p.detach().clone() for n, p in self.meta_parameters.items()}
+            self.best = {"step": self.step, "val_accuracy": record["val_accuracy"], "weights": weights}
+            self.evaluations_without_improvement = 0
+            return False
+        self.evaluations_without_improvement += 1
+        patience = self.args.early_stopping_patience
+        return patience is not None and self.evaluations_without_improvement >= patience
+
+    def save_model(self) -> Path:
+        """Write the best (or last) weights as a FewShotClassifier folder, plus the class split and history."""
+        from ..classifier import FewShotClassifier
+
+        if self.rank == 0:
+            if self.best is not None:
+                with torch.no_grad():
+                    for name, parameter in self.meta_parameters.items():
+                        parameter.copy_(self.best["weights"][name])
+            classifier = FewShotClassifier(
+                self.encoder, metric="euclidean", temperature=float(self.log_temperature.detach().exp())
+            )
+            classifier.meta_training = {
+                "algorithm": self.args.algorithm,
+                "inner_steps": self.args.inner_steps,
+                "inner_lr": self.args.inner_lr,
+                "class_split": self.class_split,
+                "best_step": None if self.best is None else self.best["step"],
+                "best_val_accuracy": None if self.best is None else self.best["val_accuracy"],
+                "steps_run": self.step,
+                "arguments": dataclasses.asdict(self.args),
+            }
+            classifier.save_pretrained(self.output_dir)
+            for name, split in self.class_split.items():
+                save_class_split(split, self.output_dir / f"class_split_{name}.json")
+            (self.output_dir / "training_history.json").write_text(json.dumps(self.history, indent=2))
+        if self.world_size > 1:
+            torch.distributed.barrier()
+        return self.output_dir
+
+
+def _distributed_setup() -> tuple[int, int]:
+    """(rank, world size); joins the process group that ``torchrun`` describes in the environment."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()

@@ -1,0 +1,337 @@
+"""Meta-learning on a tiny BERT: FOMAML maths, training, checkpoints and resume, 2 processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT
+
+from fewshot_nlp import ClassificationTaskSet, FewShotClassifier, LoraSettings
+from fewshot_nlp.meta import (
+    CheckpointError,
+    MetaTrainer,
+    MetaTrainingArguments,
+    ProtoMAMLTask,
+    adapt,
+    first_order_maml_gradients,
+    load_checkpoint,
+    save_checkpoint,
+)
+from fewshot_nlp.meta.protonet import LOG_TEMPERATURE
+from fewshot_nlp.tasks import EpisodeSampler
+
+WORDS = ["card", "cancel", "balance", "password", "hello", "goodbye", "flight", "weather", "money", "order"]
+FILLERS = ["please", "now", "my", "the", "is", "what", "how", "when"]
+
+
+def toy_task_set() -> ClassificationTaskSet:
+    texts = [f"{w} {f} {i}" for w in WORDS for i, f in enumerate(FILLERS)]
+    return ClassificationTaskSet(texts, [w for w in WORDS for _ in FILLERS], name="toy")
+
+
+def toy_args(tmp_path, **overrides) -> MetaTrainingArguments:
+    settings = dict(
+        output_dir=str(tmp_path / "run"),
+        steps=4,
+        meta_batch_size=2,
+        way=3,
+        shot=2,
+        query=2,
+        eval_every=2,
+        eval_episodes=4,
+        eval_way=2,
+        eval_shot=1,
+        eval_query=2,
+        checkpoint_every=1,
+        lora={"r": 4},
+        class_fractions=[0.6, 0.2, 0.2],
+    )
+    return MetaTrainingArguments(**{**settings, **overrides})
+
+
+def lora_start(encoder):
+    return {**{n: p.detach() for n, p in encoder.lora_parameters().items()}, LOG_TEMPERATURE: torch.tensor(-2.0)}
+
+
+def toy_episode():
+    return EpisodeSampler(toy_task_set(), way=3, shot=2, query=3, seed=0).episode(0)
+
+
+# ------------------------------------------------------------------ FOMAML maths
+def test_zero_lora_b_blocks_lora_a_in_the_first_inner_step_only(tiny_encoder):
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    start = lora_start(tiny_encoder)
+    assert all(torch.count_nonzero(w) == 0 for n, w in start.items() if "lora_B" in n)  # peft's init
+    task = ProtoMAMLTask(tiny_encoder, start, toy_episode())
+    one = adapt({**start, **task.head}, task.support_loss, steps=1, lr=0.5).weights
+    for name in start:
+        if "lora_A" in name:
+            assert torch.equal(one[name], start[name]), f"{name} moved although lora_B was zero"
+        if "lora_B" in name:
+            assert not torch.equal(one[name], start[name])
+    two = adapt({**start, **task.head}, task.support_loss, steps=2, lr=0.5).weights
+    assert any(not torch.equal(two[n], start[n]) for n in start if "lora_A" in n)
+    # the outer (first-order) gradient is taken at the adapted weights, where B != 0: A gets one
+    _, grads, _ = first_order_maml_gradients(start, task.support_loss, task.query_loss, 1, 0.5, task.head)
+    assert all(grads[n].abs().sum() > 0 for n in start if "lora_A" in n)
+
+
+def test_head_starts_as_the_prototype_classifier(tiny_encoder):
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    start = lora_start(tiny_encoder)
+    episode = toy_episode()
+    task = ProtoMAMLTask(tiny_encoder, start, episode)
+    clf = FewShotClassifier(tiny_encoder, metric="euclidean", temperature=float(start[LOG_TEMPERATURE].exp()))
+    clf.fit(episode.support_texts, episode.support_labels)
+    expected = clf.predict_proba(episode.query_texts)
+    logits = task._logits({**start, **task.head}, task.query_inputs)
+    assert torch.allclose(torch.softmax(logits, 1), expected, atol=1e-5)  # W=2c, b=-|c|^2 is the prototype rule
+
+
+def test_fomaml_steps_lower_the_query_loss_without_touching_the_model(tiny_encoder):
+    torch.manual_seed(0)  # the LoRA A init; over seeds 0-5 the loss falls to 0.24-0.54 of its start
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    base = {n: p.clone() for n, p in tiny_encoder.named_parameters()}
+    episode = toy_episode()
+    meta = {n: torch.nn.Parameter(w.clone()) for n, w in lora_start(tiny_encoder).items()}
+    optimiser = torch.optim.Adam(meta.values(), lr=0.01)  # as the trainer's outer loop
+    losses = []
+    for _ in range(15):
+        start = {n: p.detach() for n, p in meta.items()}
+        task = ProtoMAMLTask(tiny_encoder, start, episode)
+        loss, grads, _ = first_order_maml_gradients(
+            start, task.support_loss, task.query_loss, 2, 0.05, task.head, frozen={LOG_TEMPERATURE}
+        )
+        losses.append(loss)
+        for name, parameter in meta.items():
+            parameter.grad = grads[name]
+        optimiser.step()
+    assert losses[-1] < 0.7 * losses[0], losses
+    for name, value in tiny_encoder.named_parameters():  # functional: the module never changed
+        assert torch.equal(value, base[name]), name
+
+
+def test_frozen_weights_are_not_adapted():
+    result = adapt({"w": torch.ones(1), "t": torch.ones(1)}, lambda w: (w["w"] * w["t"]).sum(), 2, 0.5, frozen={"t"})
+    assert torch.equal(result.weights["t"], torch.ones(1)) and torch.equal(result.weights["w"], torch.zeros(1))
+
+
+def test_adapt_rejects_bad_settings():
+    with pytest.raises(ValueError, match="steps=-1"):
+        adapt({"w": torch.zeros(1)}, lambda w: w["w"].sum(), steps=-1, lr=0.1)
+
+
+# ---------------------------------------------------------------------- trainer
+@pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
+def test_training_writes_a_loadable_model(algorithm, tiny_encoder, tmp_path):
+    args = toy_args(tmp_path, algorithm=algorithm, steps=6)
+    output = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()}).train()
+    history = json.loads((output / "training_history.json").read_text())
+    assert [h["step"] for h in history] == list(range(1, 7))
+    assert "val_accuracy" in history[1] and 0 <= history[1]["val_accuracy"] <= 1
+    split = json.loads((output / "class_split_toy.json").read_text())
+    assert sorted(sum(split.values(), [])) == sorted(WORDS)
+    clf = FewShotClassifier.from_pretrained(output)
+    assert clf.meta_training["algorithm"] == algorithm
+    assert clf.meta_training["class_split"]["toy"] == split
+    assert clf.head.metric == "euclidean" and clf.encoder.lora_settings.r == 4
+    test = split["test"]
+    clf.fit([f"{w} please 0" for w in test], test)
+    assert clf.predict([f"{test[0]} please 0"]) == [test[0]]
+
+
+def test_protonet_training_lowers_the_loss(tiny_encoder, tmp_path):
+    args = toy_args(tmp_path, steps=40, eval_every=40, checkpoint_every=40, outer_lr=0.01, meta_batch_size=4)
+    trainer = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()})
+    trainer.train()
+    losses = [h["loss"] for h in trainer.history]
+    assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10, losses
+
+
+def test_test_time_adaptation_in_fit(tiny_encoder, tmp_path):
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    clf = FewShotClassifier(tiny_encoder, metric="euclidean", temperature=0.1)
+    episode = toy_episode()
+    before = {n: p.clone() for n, p in tiny_encoder.lora_parameters().items()}
+    clf.fit(episode.support_texts, episode.support_labels, adapt_steps=3, adapt_lr=0.5)
+    moved = {n: p.clone() for n, p in tiny_encoder.lora_parameters().items()}
+    assert any(not torch.equal(moved[n], before[n]) for n in before)
+    clf.fit(episode.support_texts, episode.support_labels, adapt_steps=3, adapt_lr=0.5)
+    again = tiny_encoder.lora_parameters()
+    assert all(torch.equal(again[n], moved[n]) for n in before)  # each fit restarts from the meta init
+    clf.save_pretrained(tmp_path / "adapted")
+    loaded = FewShotClassifier.from_pretrained(tmp_path / "adapted")
+    assert torch.allclose(loaded.predict_proba(episode.query_texts), clf.predict_proba(episode.query_texts), atol=1e-6)
+    assert all(torch.equal(loaded._meta_lora[n], before[n]) for n in before)
+
+
+def test_adaptation_needs_a_lora_adapter(tiny_encoder):
+    with pytest.raises(ValueError, match="adapt_steps needs an encoder with a LoRA adapter"):
+        FewShotClassifier(tiny_encoder).fit(["a b", "c d"], ["x", "y"], adapt_steps=2)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"algorithm": "reptile"}, "algorithm='reptile'"),
+        ({"steps": 0}, "steps=0"),
+        ({"way": 1}, "way=1"),
+        ({"inner_lr": -1.0}, "inner_lr=-1.0"),
+        ({"tasks": []}, "tasks=\\[\\]"),
+        ({"lora": {"r": 0}}, "r=0"),
+    ],
+)
+def test_bad_training_arguments(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        toy_args(tmp_path, **overrides)
+
+
+def test_a_second_run_into_a_used_folder_must_say_resume(tiny_encoder, tmp_path):
+    import copy
+
+    args = toy_args(tmp_path, steps=2)
+    MetaTrainer(args, encoder=copy.deepcopy(tiny_encoder), task_sets={"toy": toy_task_set()}).train()
+    with pytest.raises(ValueError, match="--resume"):
+        MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()}).train()
+
+
+# ------------------------------------------------------------------ checkpoints
+def test_checkpoints_refuse_corrupt_and_foreign_files(tmp_path):
+    path = save_checkpoint(tmp_path, 3, {"w": torch.ones(2)}, {"fingerprint": {"a": 1}})
+    tensors, state = load_checkpoint(path, {"a": 1})
+    assert torch.equal(tensors["w"], torch.ones(2)) and state["step"] == 3
+    with pytest.raises(CheckpointError, match=r"other settings \(\['a'\]\)"):
+        load_checkpoint(path, {"a": 2})
+    data = bytearray((path / "tensors.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (path / "tensors.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_checkpoint(path, {"a": 1})
+    (path / "state.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path, {"a": 1})
+    (path / "state.json").write_text('{"format": "something else"}')
+    with pytest.raises(CheckpointError, match="not a fewshot-nlp checkpoint"):
+        load_checkpoint(path, {"a": 1})
+    with pytest.raises(CheckpointError, match="not a complete checkpoint"):
+        load_checkpoint(tmp_path / "missing", {"a": 1})
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path):
+    for step in range(1, 5):
+        save_checkpoint(tmp_path, step, {"w": torch.full((1,), float(step))}, {"fingerprint": {}})
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-000000003", "step-000000004"]
+    assert (tmp_path / "latest").read_text() == "step-000000004"
+
+
+TRAIN_SCRIPT = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+from conftest import build_tiny_model
+from fewshot_nlp import SentenceEncoder
+from fewshot_nlp.meta import MetaTrainer, MetaTrainingArguments
+from test_meta import toy_task_set, toy_args
+from pathlib import Path
+args = toy_args(Path({tmp!r}), steps={steps}, algorithm={algorithm!r})
+trainer = MetaTrainer(args, encoder=SentenceEncoder({model!r}), task_sets={{"toy": toy_task_set()}})
+trainer.train(resume={resume})
+"""
+
+
+def _run_training(tmp_path, model_dir, steps, algorithm, resume=False):
+    code = TRAIN_SCRIPT.format(
+        tests=str(ROOT / "tests"),
+        tmp=str(tmp_path),
+        steps=steps,
+        algorithm=algorithm,
+        model=str(model_dir),
+        resume=resume,
+    )
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def _adapter(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(folder / "adapter_model.safetensors")
+
+
+@pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
+def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, tiny_model_dir, tmp_path):
+    steps = 30
+    straight = _run_training(tmp_path / "straight", tiny_model_dir, steps, algorithm)
+    assert straight.wait(timeout=300) == 0
+
+    interrupted = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm)
+    latest = tmp_path / "killed" / "run" / "checkpoints" / "latest"
+    deadline = time.time() + 240
+    while time.time() < deadline and interrupted.poll() is None:
+        if latest.is_file() and int(latest.read_text().split("-")[1]) >= 5:
+            break
+        time.sleep(0.02)
+    assert interrupted.poll() is None, "the run ended before it could be killed; raise steps"
+    interrupted.send_signal(signal.SIGKILL)
+    interrupted.wait()
+    killed_at = int(latest.read_text().split("-")[1])
+    assert 5 <= killed_at < steps
+
+    resumed = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, resume=True)
+    assert resumed.wait(timeout=300) == 0
+    a, b = _adapter(tmp_path / "straight" / "run"), _adapter(tmp_path / "killed" / "run")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from the uninterrupted run"
+    history = json.loads((tmp_path / "killed" / "run" / "training_history.json").read_text())
+    assert [h["step"] for h in history] == list(range(1, steps + 1))
+
+
+DISTRIBUTED_SCRIPT = """
+import os, sys, torch
+sys.path.insert(0, {tests!r})
+from fewshot_nlp import SentenceEncoder
+from fewshot_nlp.meta import MetaTrainer
+from test_meta import toy_task_set, toy_args
+from pathlib import Path
+args = toy_args(Path({tmp!r}), steps=3, meta_batch_size=4, algorithm={algorithm!r}, checkpoint_every=100)
+trainer = MetaTrainer(args, encoder=SentenceEncoder({model!r}), task_sets={{"toy": toy_task_set()}})
+for step in range(args.steps):
+    trainer.train_step(step)
+rank = int(os.environ.get("RANK", 0))
+from safetensors.torch import save_file
+save_file({{n: p.detach().contiguous() for n, p in trainer.meta_parameters.items()}}, {tmp!r} + f"/weights-{{rank}}.safetensors")
+"""
+
+
+@pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
+def test_two_processes_match_one(algorithm, tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    results = {}
+    for world in (1, 2):
+        folder = tmp_path / f"world{world}"
+        folder.mkdir()
+        code = DISTRIBUTED_SCRIPT.format(
+            tests=str(ROOT / "tests"), tmp=str(folder), model=str(tiny_model_dir), algorithm=algorithm
+        )
+        script = folder / "train.py"
+        script.write_text(code)
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(world), "--master_port"]
+        command += [str(29500 + world + (10 if algorithm == "fomaml" else 0)), str(script)]
+        subprocess.run(
+            command,
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+            timeout=300,
+        )
+        results[world] = [load_file(folder / f"weights-{r}.safetensors") for r in range(world)]
+    rank0, rank1 = results[2]
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0), "the two ranks hold different weights"
+    single = results[1][0]
+    assert any(not torch.equal(single[k], torch.zeros_like(single[k])) for k in single if "lora_B" in k)
+    assert all(torch.allclose(rank0[k], single[k], atol=1e-5) for k in single), "2 processes differ from 1"
