@@ -320,8 +320,9 @@ def test_two_processes_match_one(algorithm, tiny_model_dir, tmp_path):
         )
         script = folder / "train.py"
         script.write_text(code)
-        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(world), "--master_port"]
-        command += [str(29500 + world + (10 if algorithm == "fomaml" else 0)), str(script)]
+        # --standalone: a free port of its own, so runs never collide
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(world)]
+        command += [str(script)]
         subprocess.run(
             command,
             cwd=ROOT,
