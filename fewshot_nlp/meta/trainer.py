@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,9 @@ class MetaTrainingArguments:
     lora: dict = field(default_factory=dict, metadata={"help": "LoraSettings fields, e.g. {r: 8}."})
     tasks: list[str] = field(default_factory=lambda: ["clinc150"], metadata={"help": "Task sets to train on."})
     data: str | None = field(default=None, metadata={"help": "Data folder (default: $FEWSHOT_NLP_DATA)."})
-    task_split: str = field(default="all", metadata={"help": "Corpus split the classes are drawn from."})
+    task_split: str | None = field(
+        default=None, metadata={"help": "Corpus split to read (e.g. 'train'); None = the reader's default (all)."}
+    )
     class_fractions: list[float] = field(
         default_factory=lambda: [0.6, 0.2, 0.2], metadata={"help": "Class-disjoint train/val/test fractions."}
     )
@@ -107,7 +110,8 @@ class MetaTrainer:
             self.encoder.add_lora(LoraSettings(**args.lora))
         self.encoder.eval()  # no dropout: a step depends only on the weights and the episodes
         if task_sets is None:
-            task_sets = {name: load_task_set(name, root=args.data, split=args.task_split) for name in args.tasks}
+            options = {} if args.task_split is None else {"split": args.task_split}
+            task_sets = {name: load_task_set(name, root=args.data, **options) for name in args.tasks}
         self.task_sets = task_sets
         self.class_split = {
             name: ts.split_classes(tuple(args.class_fractions), seed=args.split_seed) for name, ts in task_sets.items()
@@ -324,11 +328,17 @@ class MetaTrainer:
             }
             classifier.save_pretrained(self.output_dir)
             for name, split in self.class_split.items():
-                save_class_split(split, self.output_dir / f"class_split_{name}.json")
+                save_class_split(split, self.output_dir / f"class_split_{_file_safe(name)}.json")
             (self.output_dir / "training_history.json").write_text(json.dumps(self.history, indent=2))
         if self.world_size > 1:
             torch.distributed.barrier()
         return self.output_dir
+
+
+def _file_safe(task_name: str) -> str:
+    """``clinc150`` stays as it is; a file path becomes its stem (``data/toy.csv`` -> ``toy``)."""
+    stem = Path(task_name).stem if Path(task_name).suffix else task_name
+    return re.sub(r"[^\w.-]", "_", stem)
 
 
 def _distributed_setup() -> tuple[int, int]:

@@ -1,0 +1,130 @@
+"""Benchmark of meta-trained adapters against the frozen encoder, on classes never trained on.
+
+    python bench/meta.py --data ../shared/data --model runs/intents-protonet-clinc --model runs/intents-fomaml-clinc
+
+For CLINC150 the episodes use the meta-test classes of the models' class split (all models
+must share it) from the test split; BANKING77 (all 77 classes, test split) is an intent set
+the models never saw when they were trained on CLINC150 alone. Settings: 5-way 1-shot and
+5-shot (``--episodes``, 600), all classes at once with 5 shots (``--episodes-all``, 50).
+Reference rows use the frozen embedded MiniLM: prototypes, zero-shot descriptions, mixture.
+FOMAML models are also run with test-time adaptation (``--adapt-steps``), on fewer episodes
+(``--adapt-episodes`` / ``--adapt-episodes-all``) because every episode then trains.
+Writes docs/results/meta.json and the ``meta`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from fewshot_nlp import EpisodeSampler, FewShotClassifier, __version__, evaluate_episodes
+from fewshot_nlp.tasks import load_task_set
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def task_sets(data: str, split: dict) -> dict:
+    clinc = load_task_set("clinc150", data, split="test")
+    return {
+        f"CLINC150 held-out classes ({len(split['test'])})": clinc.subset(split["test"]),
+        "BANKING77 (never trained on, 77 classes)": load_task_set("banking77", data, split="test"),
+    }
+
+
+def evaluate(name, model, task_set, episodes, adapt_steps=0, labels=None, use_support=True) -> dict:
+    def make(encoder, episode):
+        classifier = FewShotClassifier(encoder, metric=model.head.metric, temperature=model.head.temperature)
+        classifier.meta_training = model.meta_training
+        if labels is not None:
+            classifier.add_labels({c: task_set.descriptions[c] for c in episode.classes})
+        return classifier
+
+    started = time.perf_counter()
+    result = evaluate_episodes(make, episodes, model.encoder, use_support, progress=False, adapt_steps=adapt_steps)
+    seconds = time.perf_counter() - started
+    row = {
+        "method": name,
+        "way": episodes[0].way,
+        "shot": len(episodes[0].support_texts) // episodes[0].way if use_support else 0,
+        "accuracy": round(result.accuracy, 4),
+        "ci95": round(result.ci95, 4),
+        "episodes": result.episodes,
+        "seconds_per_episode": round(seconds / len(episodes), 3),
+    }
+    print(row, flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    parser.add_argument("--model", action="append", required=True, help="meta-trained model folder (repeatable)")
+    parser.add_argument("--episodes", type=int, default=600)
+    parser.add_argument("--episodes-all", type=int, default=50)
+    parser.add_argument("--adapt-steps", type=int, default=3)
+    parser.add_argument("--adapt-episodes", type=int, default=100)
+    parser.add_argument("--adapt-episodes-all", type=int, default=10)
+    args = parser.parse_args()
+
+    models = {path: FewShotClassifier.from_pretrained(path) for path in args.model}
+    splits = {json.dumps(m.meta_training["class_split"]["clinc150"], sort_keys=True) for m in models.values()}
+    if len(splits) != 1:
+        raise SystemExit("the models were trained on different CLINC150 class splits; compare like with like")
+    split = json.loads(splits.pop())
+    frozen = FewShotClassifier.from_pretrained(metric="euclidean", temperature=0.1)
+    results = {}
+    for data_name, task_set in task_sets(args.data, split).items():
+        rows = []
+        for way, shot, n, n_adapt in (
+            (5, 1, args.episodes, args.adapt_episodes),
+            (5, 5, args.episodes, args.adapt_episodes),
+            (None, 5, args.episodes_all, args.adapt_episodes_all),
+        ):
+            episodes = EpisodeSampler(task_set, way=way, shot=shot, query=15, seed=0).sample(n)
+            rows.append(evaluate("frozen prototypes", frozen, task_set, episodes))
+            rows.append(evaluate("frozen mixture (descriptions)", frozen, task_set, episodes, labels=True))
+            if shot == 5:
+                rows.append(evaluate("frozen zero-shot (descriptions)", frozen, task_set, episodes, 0, True, False))
+            for path, model in models.items():
+                algorithm = model.meta_training["algorithm"]
+                rows.append(evaluate(f"{algorithm} prototypes ({Path(path).name})", model, task_set, episodes))
+                if algorithm == "fomaml" and args.adapt_steps:
+                    name = f"{algorithm} + {args.adapt_steps} adaptation steps ({Path(path).name})"
+                    rows.append(evaluate(name, model, task_set, episodes[:n_adapt], args.adapt_steps))
+        results[data_name] = rows
+
+    meta = {
+        "command": "python bench/meta.py --data ../shared/data " + " ".join(f"--model {m}" for m in args.model),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
+        "date": datetime.date.today().isoformat(),
+        "version": __version__,
+        "torch": torch.__version__,
+        "training": {p: m.meta_training | {"arguments": None} for p, m in models.items()},
+    }
+    out = ROOT / "docs" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").write_text(json.dumps({**meta, "results": results}, indent=2, default=str))
+    lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}", ""]
+    for data_name, rows in results.items():
+        lines += [f"**{data_name}**", "", "| method | way | shot | accuracy | 95% CI | episodes | s / episode |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        lines += [
+            f"| {r['method']} | {r['way']} | {r['shot']} | {r['accuracy']:.4f} | ± {r['ci95']:.4f} | "
+            f"{r['episodes']} | {r['seconds_per_episode']} |"
+            for r in rows
+        ]
+        lines.append("")
+    from classifier import write_section  # bench/classifier.py
+
+    write_section(ROOT / "docs" / "benchmarks.md", "meta", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Every recipe config loads, names its own command, and a recipe runs end to end on a tiny model."""
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from fewshot_nlp import FewShotClassifier
+from fewshot_nlp.cli import load_training_arguments, main
+
+CONFIGS = sorted((ROOT / "recipes" / "configs").glob("*.yaml"))
+
+
+def test_there_are_recipes():
+    assert {"intents_protonet.yaml", "intents_fomaml.yaml"} <= {c.name for c in CONFIGS}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_config_loads_and_its_header_shows_its_command(config):
+    args = load_training_arguments(str(config), [])
+    assert args.output_dir
+    first_line = config.read_text().splitlines()[0]
+    assert first_line.startswith(f"# fewshot-nlp meta-train --config recipes/configs/{config.name}")
+
+
+def test_bad_overrides_and_configs(tmp_path):
+    config = str(CONFIGS[0])
+    with pytest.raises(ValueError, match="unknown settings \\['stepz'\\]"):
+        load_training_arguments(config, ["stepz=3"])
+    with pytest.raises(ValueError, match="key=value"):
+        load_training_arguments(config, ["steps"])
+    with pytest.raises(ValueError, match="steps=0"):
+        load_training_arguments(config, ["steps=0"])
+    (tmp_path / "no_output.yaml").write_text("steps: 3\n")
+    with pytest.raises(ValueError, match="output_dir is not set"):
+        load_training_arguments(str(tmp_path / "no_output.yaml"), [])
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_training_arguments(str(tmp_path / "nope.yaml"), [])
+
+
+@pytest.mark.parametrize("config", ["intents_protonet.yaml", "intents_fomaml.yaml"])
+def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path, capsys):
+    words = ["card", "cancel", "balance", "password", "hello", "goodbye", "flight", "weather", "money", "order"]
+    rows = [f"{w} {f} {i},{w}" for w in words for i, f in enumerate(["please", "now", "my", "the", "is", "how"])]
+    (tmp_path / "toy.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "model"
+    overrides = [
+        f"output_dir={out}",
+        f"encoder={tiny_model_dir}",
+        f"tasks=[{tmp_path / 'toy.csv'}]",
+        "steps=3",
+        "way=3",
+        "shot=2",
+        "query=2",
+        "eval_every=2",
+        "eval_episodes=2",
+        "eval_way=2",
+        "eval_query=2",
+        "checkpoint_every=1",
+        "lora={r: 4}",
+    ]
+    assert main(["meta-train", "--config", str(ROOT / "recipes" / "configs" / config), *overrides]) == 0
+    assert FewShotClassifier.from_pretrained(out).meta_training["steps_run"] == 3
+    assert main(["meta-train", "--config", str(ROOT / "recipes" / "configs" / config), *overrides, "--resume"]) == 0
+    args = ["evaluate", "--model", str(out), "--tasks", str(tmp_path / "toy.csv"), "--way", "2", "--shot", "1"]
+    assert main([*args, "--query", "2", "--episodes", "3", "--adapt-steps", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "(test, 2 classes) 2-way 1-shot, prototype, 1 adaptation steps: accuracy" in printed
+    assert Path(out, "class_split_toy.json").is_file()
