@@ -48,7 +48,7 @@ def protonet_loss(encoder, weights: dict[str, torch.Tensor], episode: Episode) -
 
     ``weights`` holds the LoRA tensors and ``log_temperature``.
     """
-    support_targets, query_targets = episode_targets(episode)
+    support_targets, query_targets = (t.to(encoder.device) for t in episode_targets(episode))
     support = encoder.functional_forward(weights, episode.support_texts)
     query = encoder.functional_forward(weights, episode.query_texts)
     centres = prototypes(support, support_targets, episode.way)
@@ -66,7 +66,7 @@ class ProtoMAMLTask:
 
     def __init__(self, encoder, weights: dict[str, torch.Tensor], episode: Episode):
         self.encoder = encoder
-        self.support_targets, self.query_targets = episode_targets(episode)
+        self.support_targets, self.query_targets = (t.to(encoder.device) for t in episode_targets(episode))
         self.support_inputs = encoder.tokenize(episode.support_texts)
         self.query_inputs = encoder.tokenize(episode.query_texts)
         with torch.no_grad():

@@ -105,7 +105,12 @@ class MetaTrainer:
         self.output_dir = Path(args.output_dir)
         self.rank, self.world_size = _distributed_setup()
         torch.manual_seed(args.seed)  # the LoRA initialisation
-        self.encoder = encoder if encoder is not None else SentenceEncoder(args.encoder)
+        if encoder is None:
+            # one GPU per process under torchrun; CPU (or the only GPU) otherwise
+            local = os.environ.get("LOCAL_RANK")
+            device = f"cuda:{local}" if local is not None and torch.cuda.is_available() else None
+            encoder = SentenceEncoder(args.encoder, device=device)
+        self.encoder = encoder
         if self.encoder.lora_settings is None:
             self.encoder.add_lora(LoraSettings(**args.lora))
         self.encoder.eval()  # no dropout: a step depends only on the weights and the episodes
@@ -132,7 +137,7 @@ class MetaTrainer:
                 ts, args.eval_way, args.eval_shot, args.eval_query, seed=args.seed + 1
             ).sample(math.ceil(args.eval_episodes / max(len(val_sets), 1)))
         ]
-        self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature)))
+        self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature), device=self.encoder.device))
         self.meta_parameters = {**self.encoder.lora_parameters(), LOG_TEMPERATURE: self.log_temperature}
         self.optimizer = torch.optim.Adam(self.meta_parameters.values(), lr=args.outer_lr)
         self.step = 0
@@ -179,7 +184,7 @@ class MetaTrainer:
                 accuracy = task.query_accuracy(adapted)
             total_loss += loss
             total_accuracy += accuracy
-        stats = torch.tensor([total_loss, total_accuracy, len(mine)], dtype=torch.float64)
+        stats = torch.tensor([total_loss, total_accuracy, len(mine)], dtype=torch.float64, device=self.encoder.device)
         if self.world_size > 1:
             for parameter in self.meta_parameters.values():
                 torch.distributed.all_reduce(parameter.grad)
@@ -268,6 +273,10 @@ class MetaTrainer:
             raise ValueError(
                 f"{self.checkpoint_dir} holds a checkpoint; pass resume=True (--resume) or a new output_dir."
             )
+        if self.step == 0 and not self.history:  # where we start from: the untrained adapter
+            record = {"step": 0, **self.evaluate()}
+            self._keep_best(record)
+            self.history.append(record)
         progress = tqdm(
             total=args.steps, initial=self.step, desc=f"meta-train ({args.algorithm})", disable=self.rank != 0
         )
