@@ -36,7 +36,11 @@ a sentence encoder (`{{ encoder }}`) and a {{ head_kind }} head.
 
 - Labels ({{ n_labels }}): {{ labels }}
 - Multi-label: {{ multi_label }}; out-of-scope threshold: {{ oos_threshold }}
-
+{% if meta_training %}- Meta-trained LoRA adapter: {{ meta_training.algorithm }}, {{ meta_training.steps_run }} steps on the
+  meta-train classes of {{ meta_training.class_split | list | join(", ") }}; best meta-val accuracy
+  {{ meta_training.best_val_accuracy }} at step {{ meta_training.best_step }}. Adapt it to your labels with
+  `clf.fit(texts, labels{% if meta_training.algorithm == "fomaml" %}, adapt_steps={{ meta_training.inner_steps }}{% endif %})`.
+{% endif %}
 ```python
 from fewshot_nlp import FewShotClassifier
 
@@ -389,6 +393,7 @@ class FewShotClassifier(
             labels=", ".join(f"`{label}`" for label in config["labels"]),
             multi_label=config["multi_label"],
             oos_threshold=config["oos_threshold"],
+            meta_training=config["meta_training"],
             repo_id=kwargs.get("repo_id", "<this folder or repo>"),
         )
 

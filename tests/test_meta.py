@@ -141,6 +141,8 @@ def test_training_writes_a_loadable_model(algorithm, tiny_encoder, tmp_path):
     assert clf.meta_training["algorithm"] == algorithm
     assert clf.meta_training["class_split"]["toy"] == split
     assert clf.head.metric == "euclidean" and clf.encoder.lora_settings.r == 4
+    card = (output / "README.md").read_text()
+    assert f"Meta-trained LoRA adapter: {algorithm}, 6 steps" in card and "library_name: fewshot-nlp" in card
     test = split["test"]
     clf.fit([f"{w} please 0" for w in test], test)
     assert clf.predict([f"{test[0]} please 0"]) == [test[0]]

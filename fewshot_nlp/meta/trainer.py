@@ -221,6 +221,9 @@ class MetaTrainer:
                 tensors[f"optim.{names[index]}.{key}"] = torch.as_tensor(value)
         if self.best is not None:
             tensors.update({f"best.{n}": t for n, t in self.best["weights"].items()})
+        # Training draws no random numbers today (episodes come from (seed, index), no dropout);
+        # the generator state is kept anyway so that any future randomness resumes exactly.
+        tensors["rng.torch"] = torch.get_rng_state()
         return tensors
 
     def save_checkpoint(self) -> None:
@@ -254,6 +257,7 @@ class MetaTrainer:
             for name, parameter in self.meta_parameters.items():
                 parameter.copy_(tensors[f"param.{name}"])
         self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": state["param_groups"]})
+        torch.set_rng_state(tensors["rng.torch"])
         self.step = state["step"]
         self.history = state["history"]
         self.evaluations_without_improvement = state["evaluations_without_improvement"]
