@@ -32,13 +32,13 @@ MODEL_CARD_TEMPLATE = """---
 # {{ title }}
 
 A few-shot text classifier made with [fewshot-nlp](https://pypi.org/project/fewshot-nlp/):
-a sentence encoder (`{{ encoder }}`) and a {{ head_kind }} head.
+a sentence encoder (`{{ encoder }}`) and {% if n_labels %}a {{ head_kind }} head{% else %}no labels yet (add them with `fit` or `add_labels`){% endif %}.
 
 - Labels ({{ n_labels }}): {{ labels }}
 - Multi-label: {{ multi_label }}; out-of-scope threshold: {{ oos_threshold }}
 {% if meta_training %}- Meta-trained LoRA adapter: {{ meta_training.algorithm }}, {{ meta_training.steps_run }} steps on the
-  meta-train classes of {{ meta_training.class_split | list | join(", ") }}; best meta-val accuracy
-  {{ meta_training.best_val_accuracy }} at step {{ meta_training.best_step }}. Adapt it to your labels with
+  meta-train classes of {{ meta_training.class_split | list | join(", ") }}{% if meta_training.best_val_accuracy is not none %};
+  kept the weights of step {{ meta_training.best_step }} (meta-val accuracy {{ meta_training.best_val_accuracy | round(4) }}){% endif %}. Adapt it to your labels with
   `clf.fit(texts, labels{% if meta_training.algorithm == "fomaml" %}, adapt_steps={{ meta_training.inner_steps }}{% endif %})`.
 {% endif %}
 ```python
