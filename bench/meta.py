@@ -2,9 +2,9 @@
 
     python bench/meta.py --data ../shared/data --model runs/intents-protonet-clinc --model runs/intents-fomaml-clinc
 
-For CLINC150 the episodes use the meta-test classes of the models' class split (all models
-must share it) from the test split; BANKING77 (all 77 classes, test split) is an intent set
-the models never saw when they were trained on CLINC150 alone. Settings: 5-way 1-shot and
+Episodes come from the test split of each corpus, restricted to the meta-test classes of
+the models' class split (all models must share it); a corpus no model trained on (e.g.
+BANKING77 for models trained on CLINC150 alone) is used whole: an intent set never seen. Settings: 5-way 1-shot and
 5-shot (``--episodes``, 600), all classes at once with 5 shots (``--episodes-all``, 50).
 Reference rows use the frozen embedded MiniLM: prototypes, zero-shot descriptions, mixture.
 FOMAML models are also run with test-time adaptation (``--adapt-steps``), on fewer episodes
@@ -30,12 +30,20 @@ from fewshot_nlp.tasks import load_task_set
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def task_sets(data: str, split: dict) -> dict:
-    clinc = load_task_set("clinc150", data, split="test")
-    return {
-        f"CLINC150 held-out classes ({len(split['test'])})": clinc.subset(split["test"]),
-        "BANKING77 (never trained on, 77 classes)": load_task_set("banking77", data, split="test"),
-    }
+def task_sets(data: str, models: dict) -> dict:
+    """Each corpus restricted to the models' meta-test classes, or whole if no model trained on it."""
+    sets = {}
+    for name in ("clinc150", "banking77"):
+        task_set = load_task_set(name, data, split="test")
+        splits = {json.dumps(m.meta_training["class_split"].get(name), sort_keys=True) for m in models.values()}
+        if len(splits) != 1:
+            raise SystemExit(f"the models saw different {name} classes in training; compare like with like")
+        split = json.loads(splits.pop())
+        if split is None:
+            sets[f"{name} (never trained on, all {len(task_set.classes)} classes)"] = task_set
+        else:
+            sets[f"{name} held-out classes ({len(split['test'])})"] = task_set.subset(split["test"])
+    return sets
 
 
 def evaluate(name, model, task_set, episodes, adapt_steps=0, labels=None, use_support=True) -> dict:
@@ -66,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
     parser.add_argument("--model", action="append", required=True, help="meta-trained model folder (repeatable)")
+    parser.add_argument("--section", default="meta", help="marker of the docs/benchmarks.md section to write")
     parser.add_argument("--episodes", type=int, default=600)
     parser.add_argument("--episodes-all", type=int, default=50)
     parser.add_argument("--adapt-steps", type=int, default=3)
@@ -74,13 +83,9 @@ def main() -> None:
     args = parser.parse_args()
 
     models = {path: FewShotClassifier.from_pretrained(path) for path in args.model}
-    splits = {json.dumps(m.meta_training["class_split"]["clinc150"], sort_keys=True) for m in models.values()}
-    if len(splits) != 1:
-        raise SystemExit("the models were trained on different CLINC150 class splits; compare like with like")
-    split = json.loads(splits.pop())
     frozen = FewShotClassifier.from_pretrained(metric="euclidean", temperature=0.1)
     results = {}
-    for data_name, task_set in task_sets(args.data, split).items():
+    for data_name, task_set in task_sets(args.data, models).items():
         rows = []
         for way, shot, n, n_adapt in (
             (5, 1, args.episodes, args.adapt_episodes),
@@ -101,7 +106,9 @@ def main() -> None:
         results[data_name] = rows
 
     meta = {
-        "command": "python bench/meta.py --data ../shared/data " + " ".join(f"--model {m}" for m in args.model),
+        "command": "python bench/meta.py --data ../shared/data "
+        + " ".join(f"--model {m}" for m in args.model)
+        + (f" --section {args.section}" if args.section != "meta" else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
         "date": datetime.date.today().isoformat(),
         "version": __version__,
@@ -110,7 +117,7 @@ def main() -> None:
     }
     out = ROOT / "docs" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "meta.json").write_text(json.dumps({**meta, "results": results}, indent=2, default=str))
+    (out / f"{args.section}.json").write_text(json.dumps({**meta, "results": results}, indent=2, default=str))
     lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}", ""]
     for data_name, rows in results.items():
         lines += [f"**{data_name}**", "", "| method | way | shot | accuracy | 95% CI | episodes | s / episode |"]
@@ -123,7 +130,7 @@ def main() -> None:
         lines.append("")
     from classifier import write_section  # bench/classifier.py
 
-    write_section(ROOT / "docs" / "benchmarks.md", "meta", "\n".join(lines))
+    write_section(ROOT / "docs" / "benchmarks.md", args.section, "\n".join(lines))
 
 
 if __name__ == "__main__":
