@@ -139,13 +139,13 @@ class FewShotClassifier(
         if folder is None:
             encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device)
             return cls(encoder, labels, **options)
-        classifier = cls._load_folder(folder, device=device)
         fixed = sorted(set(options) - SETTABLE_AFTER_LOADING)
         if fixed or lora is not None:
             raise ValueError(
                 f"{fixed or ['lora']} cannot change on a saved classifier ({model_id_or_path}); "
                 f"only {sorted(SETTABLE_AFTER_LOADING)} and labels can be given when loading one."
             )
+        classifier = cls._load_folder(folder, device=device)
         for name, value in options.items():
             setattr(classifier, name, value)
         if labels is not None:
@@ -180,10 +180,6 @@ class FewShotClassifier(
     def classes_(self) -> list:
         """Labels in the column order of :meth:`predict_proba`."""
         return list(self.head.classes)
-
-    @property
-    def is_fitted(self) -> bool:
-        return bool(self.head.classes) and not self.head.empty_classes
 
     def fit(
         self,
