@@ -235,18 +235,19 @@ class FewShotClassifier(
 
     def add_examples(self, texts, labels) -> FewShotClassifier:
         """Add examples to the current classes (or new ones) without re-encoding the old ones."""
-        return self._add_examples(copy.deepcopy(self.head), texts, labels)
-
-    def _add_examples(self, head: LabelDescriptionHead, texts, labels) -> FewShotClassifier:
         texts = check_texts(texts)
         labels = check_labels(labels, len(texts), self.multi_label)
+        return self._add_examples(copy.deepcopy(self.head), texts, labels)
+
+    def _add_examples(self, head: LabelDescriptionHead, texts: list[str], labels: list) -> FewShotClassifier:
+        """Encode checked examples into ``head``, then make it the classifier's head."""
         rows, class_labels = zip(*[(i, c) for i, ls in enumerate(labels) for c in _as_list(ls, self.multi_label)])
         index = head.add_classes(list(class_labels))
-        embeddings = self.encoder.encode(texts)
-        head.add_examples(embeddings[list(rows)], index)
+        embeddings = self.encoder.encode(texts)[list(rows)]  # a multi-label text appears once per label
+        head.add_examples(embeddings, index)
         if len(head.classes) < 2 and not self.multi_label:
             raise ValueError(f"only one class ({head.classes[0]!r}) was given; a classifier needs at least two labels.")
-        center = self._calibrate_center(head, embeddings[list(rows)], index) if self.multi_label else None
+        center = self._calibrate_center(head, embeddings, index) if self.multi_label else None
         self.head, self.multi_label_center = head, center  # commit only once everything worked
         return self
 
