@@ -306,6 +306,7 @@ for step in range(args.steps):
 rank = int(os.environ.get("RANK", 0))
 from safetensors.torch import save_file
 save_file({{n: p.detach().contiguous() for n, p in trainer.meta_parameters.items()}}, {tmp!r} + f"/weights-{{rank}}.safetensors")
+trainer.close()
 """
 
 

@@ -302,7 +302,14 @@ class MetaTrainer:
                 logger.info("early stopping at step %d", self.step)
                 break
         progress.close()
-        return self.save_model()
+        output = self.save_model()
+        self.close()
+        return output
+
+    def close(self) -> None:
+        """Leave the process group: exiting with a live gloo group can abort the process."""
+        if self.world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
     def _keep_best(self, record: dict) -> bool:
         """Remember the best weights on meta-val accuracy; True when patience has run out."""
