@@ -16,12 +16,11 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .encoders import DEFAULT_ENCODER, SentenceEncoder
 from .heads import DEFAULT_TEMPLATE, LabelDescriptionHead
+from .hub import CONFIG_NAME, LIBRARY_KEY, find_saved_folder
 from .inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
 
-CONFIG_NAME = "config.json"
 ADAPTER_NAME = "adapter_model.safetensors"
 META_ADAPTER_NAME = "meta_adapter.safetensors"
-LIBRARY_KEY = "fewshot_nlp_version"
 SETTABLE_AFTER_LOADING = {"oos_threshold", "oos_label", "threshold"}
 DEFAULT_MULTI_LABEL_CENTER = 0.3  # cosine score at probability 0.5 when nothing can calibrate it
 
@@ -135,7 +134,9 @@ class FewShotClassifier(
         """
         folder = None
         if model_id_or_path is not None and str(model_id_or_path) != DEFAULT_ENCODER:
-            folder = _find_saved_classifier(str(model_id_or_path), revision, token, cache_dir, local_files_only)
+            folder = find_saved_folder(
+                str(model_id_or_path), CONFIG_NAME, LIBRARY_KEY, revision, token, cache_dir, local_files_only
+            )
         if folder is None:
             encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device)
             return cls(encoder, labels, **options)
@@ -407,42 +408,3 @@ def best_threshold(inside: torch.Tensor, outside: torch.Tensor) -> float:
 
 def _as_list(label, multi_label: bool) -> list:
     return list(label) if multi_label else [label]
-
-
-def _find_saved_classifier(model_id, revision, token, cache_dir, local_files_only) -> Path | None:
-    """The folder of a saved classifier, downloading a Hub repo if needed; None if it is not one."""
-    import huggingface_hub
-
-    path = Path(model_id)
-    if path.is_dir():
-        return path if _is_classifier_folder(path) else None
-    if path.exists() or model_id.count("/") > 1 or model_id.startswith((".", "/", "~")):
-        raise ValueError(f"{model_id!r} is not a folder; pass a saved classifier folder or a Hub repo id.")
-    try:
-        config_file = huggingface_hub.hf_hub_download(
-            model_id,
-            CONFIG_NAME,
-            revision=revision,
-            token=token,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-        )
-    except Exception:  # not on the Hub, offline, or not a repo: let the encoder loader explain
-        return None
-    if not _is_classifier_folder(Path(config_file).parent):
-        return None
-    return Path(
-        huggingface_hub.snapshot_download(
-            model_id, revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only
-        )
-    )
-
-
-def _is_classifier_folder(folder: Path) -> bool:
-    config = folder / CONFIG_NAME
-    if not config.is_file():
-        return False
-    try:
-        return LIBRARY_KEY in json.loads(config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .lora import LoraSettings, attach_lora, load_lora_state_dict, lora_state_dict
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2"}
@@ -34,24 +35,6 @@ def resolve_encoder(name_or_path: str | os.PathLike | None) -> str:
     if name_or_path is None or str(name_or_path) in _DEFAULT_ALIASES:
         return str(embedded_default_path())
     return str(name_or_path)
-
-
-@dataclass
-class LoraSettings:
-    """LoRA hyper-parameters. ``target_modules=None`` picks peft's default for the architecture."""
-
-    r: int = field(default=8, metadata={"help": "Rank of the LoRA update."})
-    lora_alpha: int = field(default=16, metadata={"help": "Scaling numerator (scale = alpha / r)."})
-    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
-    target_modules: list[str] | None = field(
-        default=None, metadata={"help": "Module names to adapt; None = peft's mapping for the model type."}
-    )
-
-    def __post_init__(self):
-        if not isinstance(self.r, int) or self.r < 1:
-            raise ValueError(f"LoRA rank r={self.r!r} must be a positive integer, e.g. r=8.")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError(f"lora_dropout={self.lora_dropout!r} must be in [0, 1).")
 
 
 class SentenceEncoder(nn.Module):
@@ -164,45 +147,9 @@ class SentenceEncoder(nn.Module):
 
     def add_lora(self, settings=True) -> None:
         """Attach a fresh LoRA adapter (peft) to the transformer; the base weights stay frozen."""
-        from peft import LoraConfig, inject_adapter_in_model
-        from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as TARGETS
-
         if self.lora_settings is not None:
             raise ValueError("This encoder already has a LoRA adapter; load weights with load_lora_state_dict.")
-        if settings is True:
-            settings = LoraSettings()
-        elif isinstance(settings, dict):
-            settings = LoraSettings(**settings)
-        elif isinstance(settings, LoraConfig):
-            targets = settings.target_modules
-            settings = LoraSettings(
-                r=settings.r,
-                lora_alpha=settings.lora_alpha,
-                lora_dropout=settings.lora_dropout,
-                target_modules=sorted(targets) if targets is not None and not isinstance(targets, str) else targets,
-            )
-        elif not isinstance(settings, LoraSettings):
-            raise TypeError(
-                f"lora={settings!r} must be True, a dict of LoraSettings fields, a LoraSettings or a peft LoraConfig."
-            )
-        target_modules = settings.target_modules
-        if target_modules is None:
-            model_type = getattr(self.transformer.config, "model_type", None)
-            target_modules = TARGETS.get(model_type)
-            if target_modules is None:
-                raise ValueError(
-                    f"peft has no default LoRA target modules for model type {model_type!r}; "
-                    "pass LoraSettings(target_modules=[...]) naming the linear layers to adapt."
-                )
-        settings = LoraSettings(**{**asdict(settings), "target_modules": list(target_modules)})
-        config = LoraConfig(
-            r=settings.r,
-            lora_alpha=settings.lora_alpha,
-            lora_dropout=settings.lora_dropout,
-            target_modules=settings.target_modules,
-        )
-        inject_adapter_in_model(config, self.transformer)
-        self.lora_settings = settings
+        self.lora_settings = attach_lora(self.transformer, settings)
 
     def lora_parameters(self) -> dict[str, nn.Parameter]:
         """The trainable LoRA tensors by their full parameter name (for torch.func.functional_call)."""
@@ -210,26 +157,13 @@ class SentenceEncoder(nn.Module):
 
     def lora_state_dict(self) -> dict[str, torch.Tensor]:
         """LoRA weights in peft's portable naming (what goes into adapter safetensors)."""
-        from peft import get_peft_model_state_dict
-
         self._require_lora()
-        return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.transformer).items()}
+        return lora_state_dict(self.transformer)
 
     def load_lora_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load LoRA weights saved by :meth:`lora_state_dict`; refuses partial or foreign adapters."""
-        from peft import set_peft_model_state_dict
-
         self._require_lora()
-        expected = set(self.lora_state_dict())
-        if set(state_dict) != expected:
-            missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
-            raise ValueError(
-                f"LoRA weights do not match this encoder ({self.name_or_path}): "
-                f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-                f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}. "
-                "Was the adapter trained on another base model or with other LoRA settings?"
-            )
-        set_peft_model_state_dict(self.transformer, state_dict)
+        load_lora_state_dict(self.transformer, state_dict, self.name_or_path)
 
     def _require_lora(self) -> None:
         if self.lora_settings is None:

@@ -98,3 +98,26 @@ def load_checkpoint(path, fingerprint: dict) -> tuple[dict[str, torch.Tensor], d
             "config, or start a new output_dir."
         )
     return load_file(path / TENSORS), state
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer, names: list[str]) -> dict[str, torch.Tensor]:
+    """An optimiser's per-parameter state as flat tensors (``optim.<name>.<slot>``), for safetensors.
+
+    ``names`` are the parameter names in the optimiser's order; the param groups (plain
+    numbers) go into the checkpoint's JSON state instead.
+    """
+    return {
+        f"optim.{names[index]}.{slot}": torch.as_tensor(value)
+        for index, state in optimizer.state_dict()["state"].items()
+        for slot, value in state.items()
+    }
+
+
+def load_optimizer_tensors(optimizer: torch.optim.Optimizer, names: list[str], tensors: dict, param_groups) -> None:
+    """Inverse of :func:`optimizer_tensors`."""
+    state = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            name, slot = key[len("optim.") :].rsplit(".", 1)
+            state.setdefault(names.index(name), {})[slot] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})

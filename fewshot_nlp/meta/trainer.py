@@ -23,7 +23,13 @@ from tqdm.auto import tqdm
 from ..encoders import LoraSettings, SentenceEncoder
 from ..evaluation import evaluate_episodes
 from ..tasks import EpisodeSampler, load_task_set, save_class_split
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    save_checkpoint,
+)
 from .fomaml import first_order_maml_gradients
 from .protonet import LOG_TEMPERATURE, ProtoMAMLTask, protonet_loss
 
@@ -215,10 +221,7 @@ class MetaTrainer:
 
     def _checkpoint_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {f"param.{n}": p.detach() for n, p in self.meta_parameters.items()}
-        names = list(self.meta_parameters)
-        for index, state in self.optimizer.state_dict()["state"].items():
-            for key, value in state.items():
-                tensors[f"optim.{names[index]}.{key}"] = torch.as_tensor(value)
+        tensors.update(optimizer_tensors(self.optimizer, list(self.meta_parameters)))
         if self.best is not None:
             tensors.update({f"best.{n}": t for n, t in self.best["weights"].items()})
         # Training draws no random numbers today (episodes come from (seed, index), no dropout);
@@ -247,16 +250,10 @@ class MetaTrainer:
         expected = {f"param.{n}" for n in self.meta_parameters}
         if not expected <= set(tensors):
             raise ValueError(f"{path} lacks parameters {sorted(expected - set(tensors))[:3]}; it is not from this run.")
-        names = list(self.meta_parameters)
-        optimizer_state = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                name, slot = key[len("optim.") :].rsplit(".", 1)
-                optimizer_state.setdefault(names.index(name), {})[slot] = value
         with torch.no_grad():
             for name, parameter in self.meta_parameters.items():
                 parameter.copy_(tensors[f"param.{name}"])
-        self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": state["param_groups"]})
+        load_optimizer_tensors(self.optimizer, list(self.meta_parameters), tensors, state["param_groups"])
         torch.set_rng_state(tensors["rng.torch"])
         self.step = state["step"]
         self.history = state["history"]
