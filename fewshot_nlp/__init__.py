@@ -15,7 +15,8 @@ from .classifier import FewShotClassifier  # noqa: E402
 from .encoders import DEFAULT_ENCODER, LoraSettings, SentenceEncoder  # noqa: E402
 from .evaluation import EvaluationResult, evaluate_episodes, mean_confidence_interval  # noqa: E402
 from .heads import LabelDescriptionHead, PrototypeHead  # noqa: E402
-from .tasks import ClassificationTaskSet, Episode, EpisodeSampler, load_task_set  # noqa: E402
+from .tasks import ClassificationTaskSet, Episode, EpisodeSampler, TranslationTaskSet, load_task_set  # noqa: E402
+from .translation import FewShotTranslator  # noqa: E402
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -24,10 +25,12 @@ __all__ = [
     "EpisodeSampler",
     "EvaluationResult",
     "FewShotClassifier",
+    "FewShotTranslator",
     "LabelDescriptionHead",
     "LoraSettings",
     "PrototypeHead",
     "SentenceEncoder",
+    "TranslationTaskSet",
     "__version__",
     "evaluate_episodes",
     "load_task_set",

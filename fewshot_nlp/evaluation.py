@@ -92,3 +92,16 @@ def evaluate_episodes(
                     parameter.copy_(snapshot[name])
     mean, ci = mean_confidence_interval(accuracies)
     return EvaluationResult(mean, ci, len(accuracies))
+
+
+def translation_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
+    """Corpus chrF and BLEU (sacrebleu defaults: chrF with character 6-grams, BLEU 13a-tokenised)."""
+    import sacrebleu
+
+    if len(hypotheses) != len(references) or not references:
+        raise ValueError(f"{len(hypotheses)} translations for {len(references)} references; give one per reference.")
+    return {
+        "chrf": round(sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score, 2),
+        "bleu": round(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score, 2),
+        "sentences": len(references),
+    }

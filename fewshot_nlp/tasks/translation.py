@@ -31,7 +31,7 @@ class TranslationEpisode:
         return cls(**data)
 
 
-def _check_pairs(pairs, where: str) -> list[tuple[str, str]]:
+def check_pairs(pairs, where: str) -> list[tuple[str, str]]:
     checked = []
     for i, pair in enumerate(pairs):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -58,7 +58,7 @@ class TranslationTaskSet:
         self.pairs: dict[str, list[tuple[str, str]]] = {}
         self.ids: dict[str, list[str]] = {}
         for language, language_pairs in pairs.items():
-            checked = _check_pairs(language_pairs, f"language {language!r}")
+            checked = check_pairs(language_pairs, f"language {language!r}")
             if not checked:
                 raise ValueError(f"language {language!r} has no sentence pairs; drop it or fix its source.")
             self.pairs[language] = checked
