@@ -1,0 +1,258 @@
+"""Side by side: this package's methods against SetFit, a logistic-regression probe and fine-tuning.
+
+    python bench/compare.py --data ../shared/data            # everything (resumes where it stopped)
+    python bench/compare.py --methods setfit,logreg --settings 5w1s   # a subset
+    python bench/compare.py --report                         # tables and plots from what has run
+
+Every method sees exactly the same frozen episodes (``runs/compare/episodes/*.json``, drawn by
+``EpisodeSampler(seed=0)``, 15 queries per class) from the test split of the classes held out of
+meta-training (``bench/class_splits/``): CLINC150 (30 classes) and BANKING77 (15 classes);
+settings 5-way 1-shot and 5-shot, all held-out classes at once with 5 and 8 shots.
+
+Cheap methods (no gradient step: zero-shot, prototypes, mixture, meta-trained protonet, logistic
+regression) run ``--episodes`` (600) episodes on cached embeddings; their adaptation and
+prediction times are measured separately, without the cache, on the first ``--timing-episodes``.
+Methods that train per episode (fomaml with test-time adaptation, SetFit, fine-tuning) run the
+first ``--episodes-expensive`` (30) of the same episodes, timed as they run. Per-episode results
+are kept in ``runs/compare/cells/`` after every episode, so an interrupted run loses nothing.
+Writes docs/results/compare.json, the ``compare`` section of docs/benchmarks.md and two plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+
+from fewshot_nlp import FewShotClassifier, SentenceEncoder, __version__
+from fewshot_nlp.encoders import resolve_encoder
+from fewshot_nlp.evaluation import PrecomputedEncoder
+from fewshot_nlp.tasks import EpisodeSampler, load_class_split, load_task_set
+from fewshot_nlp.tasks.episodes import load_episodes, save_episodes
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = {"clinc150": "CLINC150", "banking77": "BANKING77"}
+SETTINGS = {"5w1s": (5, 1), "5w5s": (5, 5), "all5s": (None, 5), "all8s": (None, 8)}
+# key: (label in tables, trains per episode?)
+METHODS = {
+    "zeroshot": ("zero-shot (descriptions)", False),
+    "prototypes": ("prototypes (frozen)", False),
+    "mixture": ("mixture: prototypes + descriptions (frozen)", False),
+    "protonet": ("meta-trained protonet", False),
+    "logreg": ("logistic regression on frozen embeddings", False),
+    "fomaml": ("meta-trained fomaml + test-time adaptation", True),
+    "setfit": ("SetFit (README defaults)", True),
+    "finetune": ("full fine-tuning (AutoModelForSequenceClassification)", True),
+}
+
+
+def held_out_task_sets(data: str) -> dict:
+    sets = {}
+    for name in DATASETS:
+        test_classes = load_class_split(ROOT / "bench" / "class_splits" / f"{name}.json")["test"]
+        sets[name] = load_task_set(name, data, split="test").subset(test_classes)
+    return sets
+
+
+def frozen_episodes(task_set, dataset: str, setting: str, n: int, folder: Path) -> tuple[list, str]:
+    """The first ``n`` episodes of a setting, written once and read back by every later run."""
+    way, shot = SETTINGS[setting]
+    path = folder / f"{dataset}_{setting}.json"
+    if not path.exists() or len(load_episodes(path)) < n:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_episodes(EpisodeSampler(task_set, way=way, shot=shot, query=15, seed=0).sample(n), path)
+    return load_episodes(path)[:n], hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _load_meta_trained(path: str, algorithm: str):
+    if not Path(path).is_dir():
+        raise SystemExit(
+            f"{path} does not exist: train it first (see recipes/configs/intents_{algorithm}*.yaml) "
+            f"or leave '{algorithm}' out of --methods."
+        )
+    model = FewShotClassifier.from_pretrained(path)
+    if model.meta_training["algorithm"] != algorithm:
+        raise SystemExit(f"{path} was trained with {model.meta_training['algorithm']}, not {algorithm}.")
+    for name in DATASETS:
+        trained = model.meta_training["class_split"].get(name)
+        held_out = load_class_split(ROOT / "bench" / "class_splits" / f"{name}.json")["test"]
+        if trained is not None and set(trained["train"]) & set(held_out):
+            raise SystemExit(f"{path} trained on {name} classes that this benchmark holds out; use its class split.")
+    return model
+
+
+def build_method(key: str, encoder, descriptions: dict, args):
+    """``adapt(episode) -> predict`` for one method; ``encoder`` may be a cache (cheap methods)."""
+    from baselines import FineTuning, LogisticRegressionProbe, SetFitMethod  # bench/baselines.py
+
+    body = resolve_encoder(None)  # the embedded MiniLM folder
+    if key in ("zeroshot", "prototypes", "mixture", "protonet"):
+        head = {}
+        if key == "protonet":
+            head = {"metric": args.protonet_model.head.metric, "temperature": args.protonet_model.head.temperature}
+
+        def adapt(episode):
+            classifier = FewShotClassifier(encoder, **head)
+            if key in ("zeroshot", "mixture"):
+                classifier.add_labels({c: descriptions[c] for c in episode.classes})
+            if key != "zeroshot":
+                classifier.fit(episode.support_texts, episode.support_labels)
+            return classifier.predict
+
+        return adapt
+    if key == "logreg":
+        return LogisticRegressionProbe(encoder)
+    if key == "fomaml":
+        model = args.fomaml_model
+        start = {n: p.detach().clone() for n, p in model.encoder.lora_parameters().items()}
+
+        def adapt(episode):
+            with torch.no_grad():  # every episode adapts from the meta-learned adapter
+                for name, parameter in model.encoder.lora_parameters().items():
+                    parameter.copy_(start[name])
+            classifier = FewShotClassifier(model.encoder, metric=model.head.metric, temperature=model.head.temperature)
+            classifier.meta_training = model.meta_training
+            classifier.fit(episode.support_texts, episode.support_labels, adapt_steps=args.adapt_steps)
+            return classifier.predict
+
+        return adapt
+    if key == "setfit":
+        return SetFitMethod(body)
+    if key == "finetune":
+        return FineTuning(body)
+    raise ValueError(f"unknown method {key!r}; choose from {sorted(METHODS)}.")
+
+
+def run_episode(adapt, episode) -> dict:
+    started = time.perf_counter()
+    predict = adapt(episode)
+    adapted = time.perf_counter()
+    predictions = predict(episode.query_texts)
+    predicted = time.perf_counter()
+    correct = sum(p == t for p, t in zip(predictions, episode.query_labels))
+    return {
+        "index": episode.index,
+        "accuracy": correct / len(episode.query_labels),
+        "adapt_seconds": adapted - started,
+        "predict_seconds_per_text": (predicted - adapted) / len(episode.query_texts),
+    }
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)  # a run killed mid-write leaves the previous file whole
+
+
+def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) -> dict:
+    """Per-episode accuracy (and times) of one method in one setting, resumed from its cell file."""
+    path = args.work / "cells" / f"{dataset}__{setting}__{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cell = json.loads(path.read_text()) if path.exists() else {}
+    if cell.get("episodes_sha256") != digest:
+        way, shot = episodes[0].way, 0 if key == "zeroshot" else SETTINGS[setting][1]
+        cell = {"method": key, "dataset": dataset, "setting": setting, "way": way, "shot": shot}
+        cell |= {"episodes_sha256": digest, "accuracy": [], "timing": []}
+    expensive = METHODS[key][1]
+    n = min(len(episodes), args.episodes_expensive if expensive else args.episodes)
+    label = f"{DATASETS[dataset]} {setting} {key}"
+    if expensive:
+        method = build_method(key, encoders["frozen"], task_set.descriptions, args)
+        for episode in episodes[len(cell["timing"]) : n]:
+            cell["timing"].append(run_episode(method, episode))
+            cell["accuracy"] = [r["accuracy"] for r in cell["timing"]]
+            _write_json(path, cell)
+            print(f"{label}: episode {len(cell['timing'])}/{n} {cell['timing'][-1]}", flush=True)
+    else:
+        if len(cell["accuracy"]) < n:
+            cached = encoders["protonet" if key == "protonet" else "frozen"]
+            method = build_method(key, cached, task_set.descriptions, args)
+            cell["accuracy"] = [run_episode(method, e)["accuracy"] for e in episodes[:n]]
+            _write_json(path, cell)
+        if len(cell["timing"]) < args.timing_episodes:
+            raw = args.protonet_model.encoder if key == "protonet" else encoders["frozen"].encoder
+            method = build_method(key, raw, task_set.descriptions, args)
+            cell["timing"] = [run_episode(method, e) for e in episodes[: args.timing_episodes]]
+            _write_json(path, cell)
+    accuracies = cell["accuracy"]
+    print(f"{label}: {sum(accuracies) / len(accuracies):.4f} over {len(accuracies)} episodes", flush=True)
+    return cell
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--episodes", type=int, default=600, help="episodes for methods without training")
+    parser.add_argument("--episodes-expensive", type=int, default=30, help="episodes for methods that train")
+    parser.add_argument("--timing-episodes", type=int, default=10, help="uncached episodes that time cheap methods")
+    parser.add_argument("--protonet", default="runs/intents-protonet", help="meta-trained protonet model folder")
+    parser.add_argument("--fomaml", default="runs/intents-fomaml-clinc", help="meta-trained fomaml model folder")
+    parser.add_argument("--adapt-steps", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "compare", help="episodes and per-episode results")
+    parser.add_argument("--report", action="store_true", help="only rebuild tables and plots from finished cells")
+    args = parser.parse_args()
+    chosen = {
+        "methods": args.methods.split(","),
+        "datasets": args.datasets.split(","),
+        "settings": args.settings.split(","),
+    }
+    for kind, known in (("methods", METHODS), ("datasets", DATASETS), ("settings", SETTINGS)):
+        unknown = set(chosen[kind]) - set(known)
+        if unknown:
+            parser.error(f"unknown {kind} {sorted(unknown)}; choose from {','.join(known)}")
+
+    if not args.report:
+        torch.manual_seed(0)
+        args.protonet_model = _load_meta_trained(args.protonet, "protonet") if "protonet" in chosen["methods"] else None
+        args.fomaml_model = _load_meta_trained(args.fomaml, "fomaml") if "fomaml" in chosen["methods"] else None
+        task_sets = held_out_task_sets(args.data)
+        for dataset in chosen["datasets"]:
+            texts = task_sets[dataset].texts_and_labels()[0]
+            encoders = {"frozen": PrecomputedEncoder(SentenceEncoder(), texts)}
+            if args.protonet_model is not None:
+                encoders["protonet"] = PrecomputedEncoder(args.protonet_model.encoder, texts)
+            for setting in chosen["settings"]:
+                n = max(args.episodes, args.episodes_expensive)
+                episodes, digest = frozen_episodes(task_sets[dataset], dataset, setting, n, args.work / "episodes")
+                for key in chosen["methods"]:
+                    run_cell(key, dataset, setting, task_sets[dataset], episodes, digest, encoders, args)
+    from report import write_report  # bench/report.py
+
+    write_report(args.work / "cells", metadata(args))
+
+
+def metadata(args) -> dict:
+    return {
+        "command": "python bench/compare.py --data ../shared/data",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
+        "date": datetime.date.today().isoformat(),
+        "versions": {
+            name: version(name)
+            for name in ("fewshot-nlp", "torch", "transformers", "sentence-transformers", "setfit", "scikit-learn")
+        },
+        "seed": 0,
+        "settings": {
+            "episodes": args.episodes,
+            "episodes_expensive": args.episodes_expensive,
+            "timing_episodes": args.timing_episodes,
+            "adapt_steps": args.adapt_steps,
+            "protonet": args.protonet,
+            "fomaml": args.fomaml,
+        },
+        "library": __version__,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Tables and plots of bench/compare.py, rebuilt from its per-episode cell files.
+
+Writes docs/results/compare.json, the ``compare`` section of docs/benchmarks.md,
+docs/compare_accuracy.png (accuracy against shots, 95% CI bars) and docs/compare_time.png
+(accuracy against adaptation time, log scale).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fewshot_nlp import mean_confidence_interval
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = ["zeroshot", "prototypes", "mixture", "protonet", "logreg", "fomaml", "setfit", "finetune"]
+LABELS = {
+    "zeroshot": "zero-shot (descriptions)",
+    "prototypes": "prototypes (frozen)",
+    "mixture": "mixture: prototypes + descriptions",
+    "protonet": "meta-trained protonet",
+    "logreg": "logistic regression probe",
+    "fomaml": "meta-trained fomaml + 3 adaptation steps",
+    "setfit": "SetFit (README defaults)",
+    "finetune": "full fine-tuning",
+}
+SETTING_ORDER = ["5w1s", "5w5s", "all5s", "all8s"]
+
+
+def _row(cell: dict, n: int | None = None) -> dict:
+    accuracies = cell["accuracy"][:n]
+    mean, ci = mean_confidence_interval(accuracies)
+    timing = cell["timing"]
+    return {
+        "method": LABELS[cell["method"]],
+        "key": cell["method"],
+        "dataset": cell["dataset"],
+        "setting": cell["setting"],
+        "way": cell["way"],
+        "shot": cell["shot"],
+        "accuracy": round(mean, 4),
+        "ci95": round(ci, 4),
+        "episodes": len(accuracies),
+        "adapt_seconds": round(sum(r["adapt_seconds"] for r in timing) / len(timing), 4) if timing else None,
+        "predict_ms_per_text": round(1000 * sum(r["predict_seconds_per_text"] for r in timing) / len(timing), 3)
+        if timing
+        else None,
+        "timed_episodes": len(timing),
+        "episodes_sha256": cell["episodes_sha256"],
+    }
+
+
+def load_rows(cells: Path) -> tuple[list[dict], list[dict]]:
+    """All rows, and the rows of every method restricted to the episodes the trained methods ran."""
+    found = [json.loads(p.read_text()) for p in sorted(cells.glob("*.json"))]
+    found = [c for c in found if c["accuracy"]]
+    found.sort(key=lambda c: (c["dataset"], SETTING_ORDER.index(c["setting"]), ORDER.index(c["method"])))
+    rows = [_row(c) for c in found]
+    paired = []
+    for dataset, setting in dict.fromkeys((c["dataset"], c["setting"]) for c in found):
+        group = [c for c in found if (c["dataset"], c["setting"]) == (dataset, setting)]
+        n = min(len(c["accuracy"]) for c in group)
+        if any(len(c["accuracy"]) > n for c in group):
+            paired += [_row(c, n) for c in group]
+    return rows, paired
+
+
+def _table(rows: list[dict], with_times: bool) -> list[str]:
+    head = "| dataset | setting | method | accuracy | 95% CI | episodes |"
+    rule = "|---|---|---|---|---|---|"
+    if with_times:
+        head += " adapt s / episode | predict ms / text | timed episodes |"
+        rule += "---|---|---|"
+    lines = [head, rule]
+    for r in rows:
+        line = f"| {r['dataset']} | {r['setting']} | {r['method']} | {r['accuracy']:.4f} | ± {r['ci95']:.4f} | {r['episodes']} |"
+        if with_times:
+            line += f" {r['adapt_seconds']:.3f} | {r['predict_ms_per_text']:.2f} | {r['timed_episodes']} |"
+        lines.append(line)
+    return lines
+
+
+def plot(rows: list[dict], docs: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    colours = {key: plt.cm.tab10(i) for i, key in enumerate(ORDER)}
+    written = []
+
+    figure, axes = plt.subplots(len(datasets), 2, figsize=(12, 4.2 * len(datasets)), squeeze=False)
+    for i, dataset in enumerate(datasets):
+        for j, (title, settings) in enumerate(
+            (("5-way", ("5w1s", "5w5s")), ("all held-out classes", ("all5s", "all8s")))
+        ):
+            axis = axes[i][j]
+            for key in ORDER:
+                points = [r for r in rows if r["dataset"] == dataset and r["key"] == key and r["setting"] in settings]
+                if key == "zeroshot":
+                    points = points[:1]
+                if not points:
+                    continue
+                shots = [settings.index(r["setting"]) if key != "zeroshot" else -1 for r in points]
+                axis.errorbar(
+                    shots,
+                    [r["accuracy"] for r in points],
+                    yerr=[r["ci95"] for r in points],
+                    marker="o",
+                    capsize=3,
+                    color=colours[key],
+                    label=f"{LABELS[key]} ({points[0]['episodes']} ep.)",
+                )
+            shot_names = [f"{SETTINGS_SHOT[s]} shots" for s in settings]
+            axis.set_xticks([-1, 0, 1], ["0 (zero-shot)", *shot_names])
+            way = next((r["way"] for r in rows if r["dataset"] == dataset and r["setting"] == settings[0]), "")
+            axis.set_title(f"{dataset}, {title} ({way}-way)")
+            axis.set_ylabel("accuracy")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    path = docs / "compare_accuracy.png"
+    figure.savefig(path, dpi=110)
+    written.append(path.name)
+
+    figure, axes = plt.subplots(len(datasets), len(SETTING_ORDER), figsize=(18, 4 * len(datasets)), squeeze=False)
+    for i, dataset in enumerate(datasets):
+        for j, setting in enumerate(SETTING_ORDER):
+            axis = axes[i][j]
+            for r in rows:
+                if r["dataset"] == dataset and r["setting"] == setting and r["adapt_seconds"]:
+                    axis.errorbar(
+                        r["adapt_seconds"], r["accuracy"], yerr=r["ci95"], marker="o", capsize=3,
+                        color=colours[r["key"]], label=LABELS[r["key"]],
+                    )  # fmt: skip
+            axis.set_xscale("log")
+            axis.set_title(f"{dataset} {setting}")
+            axis.set_xlabel("adaptation seconds per episode (CPU, log scale)")
+            axis.set_ylabel("accuracy")
+            axis.grid(alpha=0.3, which="both")
+    handles = {label: h for axis in axes.flat for h, label in zip(*axis.get_legend_handles_labels())}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=4, fontsize=8)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    path = docs / "compare_time.png"
+    figure.savefig(path, dpi=100)
+    written.append(path.name)
+    plt.close("all")
+    return written
+
+
+SETTINGS_SHOT = {"5w1s": 1, "5w5s": 5, "all5s": 5, "all8s": 8}
+
+
+def write_report(cells: Path, metadata: dict) -> None:
+    from classifier import write_section  # bench/classifier.py
+
+    rows, paired = load_rows(cells)
+    if not rows:
+        raise SystemExit(f"no finished cells under {cells}: run bench/compare.py first.")
+    docs = ROOT / "docs"
+    (docs / "results").mkdir(parents=True, exist_ok=True)
+    (docs / "results" / "compare.json").write_text(
+        json.dumps({**metadata, "results": rows, "same_episodes_as_trained_methods": paired}, indent=1)
+    )
+    plots = plot(rows, docs)
+    lines = [
+        f"Command: `{metadata['command']}`  ",
+        f"Machine: {metadata['machine']}  ",
+        f"Date: {metadata['date']}; "
+        + ", ".join(f"{k} {v}" for k, v in metadata["versions"].items())
+        + f"; seed {metadata['seed']}",
+        "",
+        "All episodes, every method (cheap methods: cached embeddings for accuracy, uncached runs for the times):",
+        "",
+        *_table(rows, with_times=True),
+        "",
+    ]
+    if paired:
+        lines += [
+            "The same comparison restricted to the episodes the training methods ran (paired: identical "
+            "support and query sets for every row):",
+            "",
+            *_table(paired, with_times=False),
+            "",
+        ]
+    lines += [f"![{name}]({name})" for name in plots]
+    write_section(docs / "benchmarks.md", "compare", "\n".join(lines))
+    print(f"wrote docs/results/compare.json, docs/benchmarks.md (compare), {', '.join('docs/' + p for p in plots)}")
