@@ -1,6 +1,6 @@
 """Task sets and episodes: from real corpora to reproducible N-way K-shot tasks and language pairs."""
 
-from .bible import bible_languages, read_bible, read_bible_file, verse_book
+from .bible import BibleSplit, bible_languages, read_bible, read_bible_file, verse_book
 from .classification import (
     ClassificationTaskSet,
     check_class_split,
@@ -24,6 +24,7 @@ from .readers import (
 from .translation import TranslationEpisode, TranslationTaskSet
 
 __all__ = [
+    "BibleSplit",
     "DATA_ENV",
     "HUB_DATASETS",
     "TASK_READERS",

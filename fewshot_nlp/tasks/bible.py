@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .readers import data_root
@@ -122,3 +123,45 @@ def verse_book(verse_id: str) -> str:
     if match is None:
         raise ValueError(f"{verse_id!r} is not a verse id of the form b.BOOK.CHAPTER.VERSE.")
     return match.group(1)
+
+
+@dataclass
+class BibleSplit:
+    """Which Bible verses and languages each stage may see, so no score rests on memorised verses.
+
+    - ``held_out_books``: excluded from every stage (base, meta-training, adaptation) in every
+      language; all evaluation verses come from them;
+    - ``dev_chapters`` (``"JHN.21"``): model selection during training, never trained on;
+    - ``evaluation_languages``: excluded whole from base training and meta-training.
+    """
+
+    held_out_books: list[str]
+    dev_chapters: list[str] = field(default_factory=list)
+    evaluation_languages: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_yaml(cls, path) -> BibleSplit:
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {unknown}; expected {[f.name for f in fields(cls)]}.")
+        return cls(**data)
+
+    def part(self, verse_id: str) -> str:
+        """``"test"`` (held-out book), ``"dev"`` (dev chapter) or ``"train"``."""
+        book, chapter, _ = VERSE_ID.fullmatch(verse_id).groups()
+        if book in self.held_out_books:
+            return "test"
+        return "dev" if f"{book}.{chapter}" in self.dev_chapters else "train"
+
+    def training_languages(self, root=None) -> list[str]:
+        return [lang for lang in bible_languages(root) if lang not in self.evaluation_languages]
+
+    def read(self, root=None, part: str = "train", languages=None) -> TranslationTaskSet:
+        """The verses of one part; ``languages`` default to the training languages."""
+        if part not in ("train", "dev", "test"):
+            raise ValueError(f"part={part!r} must be 'train', 'dev' or 'test'.")
+        languages = self.training_languages(root) if languages is None else languages
+        return read_bible(root, languages).filter_ids(lambda verse_id: self.part(verse_id) == part)

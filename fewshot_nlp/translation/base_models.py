@@ -84,7 +84,7 @@ def minilm_encoder_decoder(path: str | None = None):
 
     path = resolve_encoder(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = EncoderDecoderModel.from_encoder_decoder_pretrained(path, path)
+    model = EncoderDecoderModel.from_encoder_decoder_pretrained(path, path).float()  # train in float32
     model.config.decoder_start_token_id = tokenizer.cls_token_id
     model.config.eos_token_id = tokenizer.sep_token_id
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -49,6 +49,30 @@ translator.translate(["your sentence here"])
 """
 
 
+def seq2seq_batch(
+    tokenizer, pairs, max_source_length: int, max_target_length: int, decoder_start_token_id=None
+) -> dict:
+    """Tokenised (source, target) pairs with ``labels`` for any seq2seq model (padding -> -100).
+
+    Truncates silently. A leading target token equal to the decoder start token (BERT's
+    ``[CLS]`` in a MiniLM encoder-decoder) is dropped: the model puts it there itself.
+    """
+    inputs = tokenizer(
+        [s for s, _ in pairs], truncation=True, max_length=max_source_length, padding=True, return_tensors="pt"
+    )
+    labels = tokenizer(
+        text_target=[t for _, t in pairs],
+        truncation=True,
+        max_length=max_target_length,
+        padding=True,
+        return_tensors="pt",
+    )["input_ids"]
+    if decoder_start_token_id is not None and bool((labels[:, 0] == decoder_start_token_id).all()):
+        labels = labels[:, 1:].contiguous()
+    labels[labels == tokenizer.pad_token_id] = -100
+    return {**inputs, "labels": labels}
+
+
 def base_fingerprint(model) -> dict:
     """Enough of the base model to refuse an adapter trained on another one."""
     base = [p for n, p in model.named_parameters() if "lora_" not in n]
@@ -158,7 +182,9 @@ class FewShotTranslator(
         )
         config = json.loads((folder / CONFIG_NAME).read_text()) if folder else {}
         if folder and "base_fingerprint" not in config:
-            raise ValueError(f"{model_id_or_path} holds a FewShotClassifier, not a translator; load it with that class.")
+            raise ValueError(
+                f"{model_id_or_path} holds a FewShotClassifier, not a translator; load it with that class."
+            )
         base = str(base_model or config.get("base_model") or model_id_or_path)
         try:
             model = AutoModelForSeq2SeqLM.from_pretrained(base, token=token, cache_dir=cache_dir)
@@ -212,6 +238,13 @@ class FewShotTranslator(
         return {name: p for name, p in self.model.named_parameters() if "lora_" in name}
 
     def _encode_sources(self, sources: Sequence[str]) -> dict:
+        texts = self._with_prefix(sources)
+        return self.tokenizer(
+            texts, truncation=True, max_length=self.max_source_length, padding=True, return_tensors="pt"
+        ).to(self.device)
+
+    def _with_prefix(self, sources: Sequence[str]) -> list[str]:
+        """Sources with the language prefix, warning (never failing) about those that will be truncated."""
         texts = [self.languages.prefix + s for s in sources]
         lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
         too_long = sum(length > self.max_source_length for length in lengths)
@@ -220,24 +253,16 @@ class FewShotTranslator(
                 f"{too_long} of {len(texts)} source sentences are longer than max_source_length="
                 f"{self.max_source_length} tokens (longest {max(lengths)}) and were truncated; "
                 "split long texts into sentences, or raise max_source_length within the model's limit.",
-                stacklevel=3,
+                stacklevel=4,
             )
-        return self.tokenizer(
-            texts, truncation=True, max_length=self.max_source_length, padding=True, return_tensors="pt"
-        ).to(self.device)
+        return texts
 
     def batch(self, pairs: Sequence[tuple[str, str]]) -> dict:
         """Model inputs with ``labels`` (padding masked out) for a list of (source, target) pairs."""
-        inputs = self._encode_sources([s for s, _ in pairs])
-        labels = self.tokenizer(
-            text_target=[t for _, t in pairs],
-            truncation=True,
-            max_length=self.max_target_length,
-            padding=True,
-            return_tensors="pt",
-        )["input_ids"].to(self.device)
-        labels[labels == self.tokenizer.pad_token_id] = -100
-        return {**inputs, "labels": labels}
+        pairs = list(zip(self._with_prefix([s for s, _ in pairs]), [t for _, t in pairs]))
+        start = self.model.config.decoder_start_token_id
+        batch = seq2seq_batch(self.tokenizer, pairs, self.max_source_length, self.max_target_length, start)
+        return {k: v.to(self.device) for k, v in batch.items()}
 
     def loss(self, batch: dict, weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Mean token cross-entropy of a :meth:`batch`; ``weights`` swaps LoRA tensors in (functional)."""
