@@ -180,13 +180,11 @@ def evaluate(args) -> int:
 
 
 # ---------------------------------------------------------------------- meta-train
-def load_training_arguments(config: str | None, overrides: list[str]):
-    """MetaTrainingArguments from a YAML file and ``key=value`` overrides (values parsed as YAML)."""
+def load_config(cls, config: str | None, overrides: list[str], required: tuple[str, ...] = ()):
+    """A config dataclass from a YAML file and ``key=value`` overrides (values parsed as YAML)."""
     import dataclasses
 
     import yaml
-
-    from .meta import MetaTrainingArguments
 
     values = {}
     if config:
@@ -195,19 +193,27 @@ def load_training_arguments(config: str | None, overrides: list[str]):
             raise FileNotFoundError(f"no such config file: {path}")
         values = yaml.safe_load(path.read_text()) or {}
         if not isinstance(values, dict):
-            raise ValueError(f"{path} must hold a mapping of MetaTrainingArguments fields.")
+            raise ValueError(f"{path} must hold a mapping of {cls.__name__} fields.")
     for override in overrides:
         key, sep, value = override.partition("=")
         if not sep:
             raise ValueError(f"override {override!r} must look like key=value, e.g. steps=100.")
         values[key.strip()] = yaml.safe_load(value)
-    known = {f.name for f in dataclasses.fields(MetaTrainingArguments)}
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown settings {unknown}; known settings are {sorted(known)}.")
-    if "output_dir" not in values:
-        raise ValueError("output_dir is not set; add it to the config or pass output_dir=DIR.")
-    return MetaTrainingArguments(**values)
+    for name in required:
+        if name not in values:
+            raise ValueError(f"{name} is not set; add it to the config or pass {name}=...")
+    return cls(**values)
+
+
+def load_training_arguments(config: str | None, overrides: list[str]):
+    """MetaTrainingArguments from a YAML file and ``key=value`` overrides."""
+    from .meta import MetaTrainingArguments
+
+    return load_config(MetaTrainingArguments, config, overrides, required=("output_dir",))
 
 
 def meta_train(args) -> int:

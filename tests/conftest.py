@@ -164,3 +164,36 @@ class KeywordEncoder:
 @pytest.fixture
 def keyword_encoder():
     return KeywordEncoder()
+
+
+TOY_PAIRS = [
+    ("hallo welt", "hello world"),
+    ("guten morgen", "good morning"),
+    ("gute nacht", "good night"),
+    ("danke schön", "thank you"),
+    ("wie geht es dir", "how are you"),
+    ("ich liebe dich", "i love you"),
+    ("das haus ist groß", "the house is big"),
+    ("der hund schläft", "the dog sleeps"),
+]
+
+
+def build_tiny_seq2seq(folder, seed=0, special_tokens=()) -> str:
+    """A one-layer Marian model (d_model 32) with a tokenizer trained on the toy pairs, saved in ``folder``."""
+    import torch
+
+    from fewshot_nlp.translation.base_models import marian_from_scratch, train_tokenizer
+
+    torch.manual_seed(seed)
+    texts = [s for pair in TOY_PAIRS for s in pair] * 3
+    tokenizer = train_tokenizer(texts, vocab_size=80, special_tokens=special_tokens)
+    model = marian_from_scratch(tokenizer, d_model=32, layers=1, heads=2, ffn_dim=64, max_positions=64, dropout=0.0)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """Path of a tiny seq2seq base model (see :func:`build_tiny_seq2seq`)."""
+    return build_tiny_seq2seq(tmp_path_factory.mktemp("tiny-marian"))

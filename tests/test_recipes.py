@@ -1,14 +1,17 @@
 """Every recipe config loads, names its own command, and a recipe runs end to end on a tiny model."""
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
-from fewshot_nlp import FewShotClassifier
+from fewshot_nlp import FewShotClassifier, FewShotTranslator
 from fewshot_nlp.cli import load_training_arguments, main
 
 CONFIGS = sorted((ROOT / "recipes" / "configs").glob("*.yaml"))
+sys.path.insert(0, str(ROOT / "recipes" / "translation"))  # recipes are scripts, not a package
 
 
 def test_there_are_recipes():
@@ -67,3 +70,54 @@ def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path
     printed = capsys.readouterr().out
     assert "(test, 2 classes) 2-way 1-shot, prototype, 1 adaptation steps: accuracy" in printed
     assert Path(out, "class_split_toy.json").is_file()
+
+
+TRANSLATION_CONFIGS = sorted((ROOT / "recipes" / "translation" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", TRANSLATION_CONFIGS, ids=lambda p: p.name)
+def test_translation_configs_load(config):
+    from new_language_pair import NewPairConfig
+
+    from fewshot_nlp.cli import load_config
+    from fewshot_nlp.tasks import BibleSplit
+
+    if config.name == "bible_split.yaml":
+        split = BibleSplit.from_yaml(config)
+        assert {"ACT", "HEB"} <= set(split.held_out_books) and len(split.evaluation_languages) >= 3
+        return
+    loaded = load_config(NewPairConfig, str(config), [])
+    assert loaded.output and loaded.data
+    first_line = config.read_text().splitlines()[0]
+    assert (
+        first_line
+        == f"# python recipes/translation/new_language_pair.py --config recipes/translation/configs/{config.name}"
+    )
+
+
+def test_new_language_pair_recipe_end_to_end(tiny_base, tmp_path):
+    from conftest import TOY_PAIRS
+    from new_language_pair import main as new_pair
+
+    pairs = TOY_PAIRS * 2 + [(f"zahl {i}", f"number {i}") for i in range(8)]
+    (tmp_path / "src.txt").write_text("\n".join(s for s, _ in pairs) + "\n")
+    (tmp_path / "tgt.txt").write_text("\n".join(t for _, t in pairs) + "\n")
+    out = tmp_path / "pair"
+    config = tmp_path / "pair.yaml"
+    config.write_text(
+        f"output: {out}\nbase_model: {tiny_base}\nsource_language: toy\n"
+        f"data: {{aligned: {{source: {tmp_path / 'src.txt'}, target: {tmp_path / 'tgt.txt'}}}}}\n"
+    )
+    new_pair(["--config", str(config), "train_pairs=10", "eval_pairs=4", "steps=3", "beams=1", "batch_size=4"])
+    report = json.loads((out / "report.json").read_text())
+    assert report["train_pairs"] == 10 and report["eval_pairs"] == 4
+    assert set(report["before"]) == {"chrf", "bleu", "sentences"} and report["after"]["sentences"] == 4
+    assert (out / "adapter_model.safetensors").is_file() and (out / "samples.tsv").read_text().count("\n") == 5
+    evaluated = {line.split("\t")[0] for line in (out / "samples.tsv").read_text().splitlines()[1:]}
+    assert len(evaluated) == 4
+    reloaded = FewShotTranslator.from_pretrained(out)
+    assert reloaded.adaptation["pairs"] == 10 and reloaded.source_language == "toy"
+    with pytest.raises(ValueError, match="fewer than train_pairs=100"):
+        new_pair(["--config", str(config), "train_pairs=100"])
+    with pytest.raises(ValueError, match="exactly one of"):
+        new_pair(["--config", str(config), "data={csv: x.csv}"])

@@ -7,43 +7,19 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import TOY_PAIRS, build_tiny_seq2seq
 
 from fewshot_nlp import FewShotTranslator
 from fewshot_nlp.meta.fomaml import first_order_maml_gradients
 from fewshot_nlp.translation import language_setup
-from fewshot_nlp.translation.base_models import marian_from_scratch, train_tokenizer
 
-PAIRS = [
-    ("hallo welt", "hello world"),
-    ("guten morgen", "good morning"),
-    ("gute nacht", "good night"),
-    ("danke schön", "thank you"),
-    ("wie geht es dir", "how are you"),
-    ("ich liebe dich", "i love you"),
-    ("das haus ist groß", "the house is big"),
-    ("der hund schläft", "the dog sleeps"),
-]
-
-
-def _build_tiny(folder, seed=0, special_tokens=()):
-    torch.manual_seed(seed)
-    texts = [s for pair in PAIRS for s in pair] * 3
-    tokenizer = train_tokenizer(texts, vocab_size=80, special_tokens=special_tokens)
-    model = marian_from_scratch(tokenizer, d_model=32, layers=1, heads=2, ffn_dim=64, max_positions=64, dropout=0.0)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory):
-    return _build_tiny(tmp_path_factory.mktemp("tiny-marian"))
+PAIRS = TOY_PAIRS
 
 
 @pytest.fixture(scope="session")
 def other_base(tmp_path_factory):
     """Same architecture, other weights: an adapter must not be loaded onto it."""
-    return _build_tiny(tmp_path_factory.mktemp("other-marian"), seed=1)
+    return build_tiny_seq2seq(tmp_path_factory.mktemp("other-marian"), seed=1)
 
 
 @pytest.fixture
@@ -148,7 +124,7 @@ def test_bad_inputs_are_explained(translator, tiny_base):
 
 
 def test_marian_target_codes(tmp_path):
-    folder = _build_tiny(tmp_path / "multi", special_tokens=[">>eng<<", ">>fra<<"])
+    folder = build_tiny_seq2seq(tmp_path / "multi", special_tokens=[">>eng<<", ">>fra<<"])
     translator = FewShotTranslator.from_pretrained(folder, target_language="fra")
     assert translator.languages.prefix == ">>fra<< "
     with pytest.raises(ValueError, match="'>>xyz<<' is not known"):
