@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from tqdm.auto import tqdm
@@ -34,19 +35,59 @@ from .fomaml import first_order_maml_gradients
 from .protonet import LOG_TEMPERATURE, ProtoMAMLTask, protonet_loss
 
 logger = logging.getLogger(__name__)
-ALGORITHMS = ("protonet", "fomaml")
 
 
 @dataclass
-class MetaTrainingArguments:
-    """Settings of a meta-training run; every field can be set from YAML or ``key=value``."""
+class BaseMetaTrainingArguments:
+    """Settings every meta-training run shares (the outer loop, evaluation, checkpoints)."""
 
-    output_dir: str = field(metadata={"help": "Folder for the model, the class split and checkpoints."})
-    algorithm: str = field(default="protonet", metadata={"help": "'protonet' or 'fomaml' (first-order MAML)."})
-    encoder: str | None = field(default=None, metadata={"help": "Encoder id or path; None = embedded MiniLM."})
+    output_dir: str = field(metadata={"help": "Folder for the model, its split and checkpoints."})
+    problem: str = field(default="classification", metadata={"help": "'classification' or 'translation'."})
+    algorithm: str = field(default="protonet", metadata={"help": "see the problem's algorithms."})
     lora: dict = field(default_factory=dict, metadata={"help": "LoraSettings fields, e.g. {r: 8}."})
-    tasks: list[str] = field(default_factory=lambda: ["clinc150"], metadata={"help": "Task sets to train on."})
     data: str | None = field(default=None, metadata={"help": "Data folder (default: $FEWSHOT_NLP_DATA)."})
+    steps: int = field(default=500, metadata={"help": "Outer (meta) steps."})
+    meta_batch_size: int = field(default=4, metadata={"help": "Episodes per outer step."})
+    inner_steps: int = field(default=3, metadata={"help": "fomaml: SGD steps on the support set."})
+    inner_lr: float = field(default=0.05, metadata={"help": "fomaml: inner SGD learning rate."})
+    outer_lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of the outer loop."})
+    eval_every: int = field(default=100, metadata={"help": "Evaluate on meta-val tasks every N steps."})
+    eval_episodes: int = field(default=100, metadata={"help": "Meta-val episodes per evaluation."})
+    early_stopping_patience: int | None = field(
+        default=None, metadata={"help": "Stop after this many evaluations without improvement."}
+    )
+    checkpoint_every: int = field(default=50, metadata={"help": "Write a checkpoint every N steps."})
+    seed: int = field(default=0, metadata={"help": "Seed of the LoRA init and the episode stream."})
+
+    ALGORITHMS: ClassVar[tuple[str, ...]] = ()
+    PROBLEM: ClassVar[str] = ""
+
+    def __post_init__(self):
+        if self.problem != self.PROBLEM:
+            raise ValueError(f"problem={self.problem!r}: these settings are for {self.PROBLEM!r} meta-training.")
+        if self.algorithm not in self.ALGORITHMS:
+            raise ValueError(f"algorithm={self.algorithm!r} must be one of {list(self.ALGORITHMS)}.")
+        for name in ("steps", "meta_batch_size", "eval_every", "eval_episodes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be an int >= 1.")
+        for name in ("inner_lr", "outer_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0.")
+        LoraSettings(**self.lora)  # validates the LoRA fields
+
+    def fingerprint(self) -> dict:
+        """What must not change between a run and its resumption."""
+        skip = {"output_dir", "data", "steps", "eval_every", "checkpoint_every", "early_stopping_patience"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+@dataclass
+class MetaTrainingArguments(BaseMetaTrainingArguments):
+    """Settings of a classification meta-training run; every field can be set from YAML or ``key=value``."""
+
+    encoder: str | None = field(default=None, metadata={"help": "Encoder id or path; None = embedded MiniLM."})
+    tasks: list[str] = field(default_factory=lambda: ["clinc150"], metadata={"help": "Task sets to train on."})
     task_split: str | None = field(
         default=None, metadata={"help": "Corpus split to read (e.g. 'train'); None = the reader's default (all)."}
     )
@@ -54,46 +95,29 @@ class MetaTrainingArguments:
         default_factory=lambda: [0.6, 0.2, 0.2], metadata={"help": "Class-disjoint train/val/test fractions."}
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the class split."})
-    steps: int = field(default=500, metadata={"help": "Outer (meta) steps."})
-    meta_batch_size: int = field(default=4, metadata={"help": "Episodes per outer step."})
     way: int = field(default=5, metadata={"help": "Classes per training episode."})
     shot: int = field(default=5, metadata={"help": "Support examples per class."})
     query: int = field(default=10, metadata={"help": "Query examples per class."})
-    inner_steps: int = field(default=3, metadata={"help": "fomaml: SGD steps on the support set."})
-    inner_lr: float = field(default=0.05, metadata={"help": "fomaml: inner SGD learning rate."})
-    outer_lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of the outer loop."})
     temperature: float = field(default=0.1, metadata={"help": "Initial temperature (learned) of the scores."})
-    eval_every: int = field(default=100, metadata={"help": "Evaluate on meta-val classes every N steps."})
-    eval_episodes: int = field(default=100, metadata={"help": "Meta-val episodes per evaluation."})
     eval_way: int = field(default=5, metadata={"help": "Classes per meta-val episode."})
     eval_shot: int = field(default=1, metadata={"help": "Shots per meta-val episode."})
     eval_query: int = field(default=15, metadata={"help": "Queries per class in a meta-val episode."})
-    early_stopping_patience: int | None = field(
-        default=None, metadata={"help": "Stop after this many evaluations without improvement."}
-    )
-    checkpoint_every: int = field(default=50, metadata={"help": "Write a checkpoint every N steps."})
-    seed: int = field(default=0, metadata={"help": "Seed of the LoRA init and the episode stream."})
+
+    ALGORITHMS: ClassVar[tuple[str, ...]] = ("protonet", "fomaml")
+    PROBLEM: ClassVar[str] = "classification"
 
     def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm={self.algorithm!r} must be one of {list(ALGORITHMS)}.")
-        for name in ("steps", "meta_batch_size", "way", "shot", "query", "eval_every", "eval_episodes"):
+        super().__post_init__()
+        for name in ("way", "shot", "query"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} must be an int >= 1.")
         if self.way < 2 or self.eval_way < 2:
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
-        for name in ("inner_lr", "outer_lr", "temperature"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0.")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature={self.temperature!r} must be > 0.")
         if not isinstance(self.tasks, list) or not self.tasks:
             raise ValueError(f"tasks={self.tasks!r} must be a non-empty list, e.g. ['clinc150', 'banking77'].")
-        LoraSettings(**self.lora)  # validates the LoRA fields
-
-    def fingerprint(self) -> dict:
-        """What must not change between a run and its resumption."""
-        skip = {"output_dir", "data", "steps", "eval_every", "checkpoint_every", "early_stopping_patience"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
 class MetaTrainer:
@@ -106,16 +130,30 @@ class MetaTrainer:
         task_sets: ``{name: ClassificationTaskSet}`` (default: loaded from ``args.tasks``).
     """
 
-    def __init__(self, args: MetaTrainingArguments, encoder: SentenceEncoder | None = None, task_sets=None):
+    #: the evaluation record that picks the best weights (higher is better)
+    selection_metric = "val_accuracy"
+
+    def __init__(self, args: BaseMetaTrainingArguments, *setup, **setup_options):
         self.args = args
         self.output_dir = Path(args.output_dir)
         self.rank, self.world_size = _distributed_setup()
         torch.manual_seed(args.seed)  # the LoRA initialisation
+        self.meta_parameters: dict[str, torch.nn.Parameter] = self._setup(*setup, **setup_options)
+        self.optimizer = torch.optim.Adam(self.meta_parameters.values(), lr=args.outer_lr)
+        self.step = 0
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.evaluations_without_improvement = 0
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.meta_parameters.values())).device
+
+    def _setup(self, encoder: SentenceEncoder | None = None, task_sets=None) -> dict:
+        """Classification: the encoder with its LoRA, class split, samplers, meta-val episodes."""
+        args = self.args
         if encoder is None:
-            # one GPU per process under torchrun; CPU (or the only GPU) otherwise
-            local = os.environ.get("LOCAL_RANK")
-            device = f"cuda:{local}" if local is not None and torch.cuda.is_available() else None
-            encoder = SentenceEncoder(args.encoder, device=device)
+            encoder = SentenceEncoder(args.encoder, device=_process_device())
         self.encoder = encoder
         if self.encoder.lora_settings is None:
             self.encoder.add_lora(LoraSettings(**args.lora))
@@ -144,12 +182,7 @@ class MetaTrainer:
             ).sample(math.ceil(args.eval_episodes / max(len(val_sets), 1)))
         ]
         self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature), device=self.encoder.device))
-        self.meta_parameters = {**self.encoder.lora_parameters(), LOG_TEMPERATURE: self.log_temperature}
-        self.optimizer = torch.optim.Adam(self.meta_parameters.values(), lr=args.outer_lr)
-        self.step = 0
-        self.history: list[dict] = []
-        self.best: dict | None = None
-        self.evaluations_without_improvement = 0
+        return {**self.encoder.lora_parameters(), LOG_TEMPERATURE: self.log_temperature}
 
     # ---------------------------------------------------------------- episodes
     def episodes_for_step(self, step: int) -> list:
@@ -167,36 +200,39 @@ class MetaTrainer:
         for parameter in self.meta_parameters.values():
             parameter.grad = torch.zeros_like(parameter)
         mine = [e for j, e in enumerate(self.episodes_for_step(step)) if j % self.world_size == self.rank]
-        total_loss = total_accuracy = 0.0
+        totals: dict[str, float] = {}
         for episode in mine:
-            if self.args.algorithm == "protonet":
-                loss, accuracy = protonet_loss(self.encoder, self.meta_parameters, episode)
-                (loss / self.args.meta_batch_size).backward()
-                loss = float(loss.detach())
-            else:
-                start = {n: p.detach() for n, p in self.meta_parameters.items()}
-                task = ProtoMAMLTask(self.encoder, start, episode)
-                loss, grads, adapted = first_order_maml_gradients(
-                    start,
-                    task.support_loss,
-                    task.query_loss,
-                    self.args.inner_steps,
-                    self.args.inner_lr,
-                    task.head,
-                    frozen={LOG_TEMPERATURE},
-                )
-                for name, grad in grads.items():
-                    self.meta_parameters[name].grad += grad / self.args.meta_batch_size
-                accuracy = task.query_accuracy(adapted)
-            total_loss += loss
-            total_accuracy += accuracy
-        stats = torch.tensor([total_loss, total_accuracy, len(mine)], dtype=torch.float64, device=self.encoder.device)
+            for name, value in self.task_gradients(episode).items():
+                totals[name] = totals.get(name, 0.0) + value
+        names = sorted(totals) or ["loss"]
+        stats = torch.tensor([totals.get(n, 0.0) for n in names] + [len(mine)], dtype=torch.float64, device=self.device)
         if self.world_size > 1:
             for parameter in self.meta_parameters.values():
                 torch.distributed.all_reduce(parameter.grad)
             torch.distributed.all_reduce(stats)
         self.optimizer.step()
-        return {"loss": float(stats[0] / stats[2]), "accuracy": float(stats[1] / stats[2])}
+        return {name: float(stats[i] / stats[-1]) for i, name in enumerate(names)}
+
+    def task_gradients(self, episode) -> dict[str, float]:
+        """Add one episode's share of the meta-gradient to ``.grad``; returns its loss (and accuracy)."""
+        if self.args.algorithm == "protonet":
+            loss, accuracy = protonet_loss(self.encoder, self.meta_parameters, episode)
+            (loss / self.args.meta_batch_size).backward()
+            return {"loss": float(loss.detach()), "accuracy": accuracy}
+        start = {n: p.detach() for n, p in self.meta_parameters.items()}
+        task = ProtoMAMLTask(self.encoder, start, episode)
+        loss, grads, adapted = first_order_maml_gradients(
+            start,
+            task.support_loss,
+            task.query_loss,
+            self.args.inner_steps,
+            self.args.inner_lr,
+            task.head,
+            frozen={LOG_TEMPERATURE},
+        )
+        for name, grad in grads.items():
+            self.meta_parameters[name].grad += grad / self.args.meta_batch_size
+        return {"loss": loss, "accuracy": task.query_accuracy(adapted)}
 
     # --------------------------------------------------------------- evaluate
     def evaluate(self) -> dict:
@@ -286,7 +322,7 @@ class MetaTrainer:
             self.step += 1
             record = {"step": self.step, **stats}
             progress.update(1)
-            progress.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{stats['accuracy']:.3f}")
+            progress.set_postfix({name: f"{value:.3f}" for name, value in stats.items()})
             if self.step % args.eval_every == 0 or self.step == args.steps:
                 record.update(self.evaluate())
                 stop = self._keep_best(record)
@@ -310,11 +346,12 @@ class MetaTrainer:
 
     def _keep_best(self, record: dict) -> bool:
         """Remember the best weights on meta-val accuracy; True when patience has run out."""
-        if "val_accuracy" not in record:
+        metric = self.selection_metric
+        if metric not in record:
             return False
-        if self.best is None or record["val_accuracy"] > self.best["val_accuracy"]:
+        if self.best is None or record[metric] > self.best[metric]:
             weights = {n: p.detach().clone() for n, p in self.meta_parameters.items()}
-            self.best = {"step": self.step, "val_accuracy": record["val_accuracy"], "weights": weights}
+            self.best = {"step": self.step, metric: record[metric], "weights": weights}
             self.evaluations_without_improvement = 0
             return False
         self.evaluations_without_improvement += 1
@@ -322,40 +359,50 @@ class MetaTrainer:
         return patience is not None and self.evaluations_without_improvement >= patience
 
     def save_model(self) -> Path:
-        """Write the best (or last) weights as a FewShotClassifier folder, plus the class split and history."""
-        from ..classifier import FewShotClassifier
-
+        """Write the best (or last) weights as a model folder (see :meth:`write_model`) with the history."""
         if self.rank == 0:
             if self.best is not None:
                 with torch.no_grad():
                     for name, parameter in self.meta_parameters.items():
                         parameter.copy_(self.best["weights"][name])
-            classifier = FewShotClassifier(
-                self.encoder, metric="euclidean", temperature=float(self.log_temperature.detach().exp())
-            )
-            classifier.meta_training = {
-                "algorithm": self.args.algorithm,
-                "inner_steps": self.args.inner_steps,
-                "inner_lr": self.args.inner_lr,
-                "class_split": self.class_split,
-                "best_step": None if self.best is None else self.best["step"],
-                "best_val_accuracy": None if self.best is None else self.best["val_accuracy"],
-                "steps_run": self.step,
-                "arguments": dataclasses.asdict(self.args),
-            }
-            classifier.save_pretrained(self.output_dir)
-            for name, split in self.class_split.items():
-                save_class_split(split, self.output_dir / f"class_split_{_file_safe(name)}.json")
+            self.write_model()
             (self.output_dir / "training_history.json").write_text(json.dumps(self.history, indent=2))
         if self.world_size > 1:
             torch.distributed.barrier()
         return self.output_dir
+
+    def write_model(self) -> None:
+        """A FewShotClassifier folder, plus the class split."""
+        from ..classifier import FewShotClassifier
+
+        classifier = FewShotClassifier(
+            self.encoder, metric="euclidean", temperature=float(self.log_temperature.detach().exp())
+        )
+        classifier.meta_training = {
+            "algorithm": self.args.algorithm,
+            "inner_steps": self.args.inner_steps,
+            "inner_lr": self.args.inner_lr,
+            "class_split": self.class_split,
+            "best_step": None if self.best is None else self.best["step"],
+            "best_val_accuracy": None if self.best is None else self.best["val_accuracy"],
+            "steps_run": self.step,
+            "arguments": dataclasses.asdict(self.args),
+        }
+        classifier.save_pretrained(self.output_dir)
+        for name, split in self.class_split.items():
+            save_class_split(split, self.output_dir / f"class_split_{_file_safe(name)}.json")
 
 
 def _file_safe(task_name: str) -> str:
     """``clinc150`` stays as it is; a file path becomes its stem (``data/toy.csv`` -> ``toy``)."""
     stem = Path(task_name).stem if Path(task_name).suffix else task_name
     return re.sub(r"[^\w.-]", "_", stem)
+
+
+def _process_device() -> str | None:
+    """One GPU per process under torchrun; None (CPU, or the only GPU) otherwise."""
+    local = os.environ.get("LOCAL_RANK")
+    return f"cuda:{local}" if local is not None and torch.cuda.is_available() else None
 
 
 def _distributed_setup() -> tuple[int, int]:
