@@ -210,18 +210,32 @@ def load_config(cls, config: str | None, overrides: list[str], required: tuple[s
 
 
 def load_training_arguments(config: str | None, overrides: list[str]):
-    """MetaTrainingArguments from a YAML file and ``key=value`` overrides."""
-    from .meta import MetaTrainingArguments
+    """Meta-training arguments from a YAML file and ``key=value`` overrides.
 
-    return load_config(MetaTrainingArguments, config, overrides, required=("output_dir",))
+    ``problem: translation`` in either selects :class:`TranslationMetaTrainingArguments`;
+    otherwise classification's :class:`MetaTrainingArguments`.
+    """
+    import yaml
+
+    from .meta import MetaTrainingArguments, TranslationMetaTrainingArguments
+
+    problem = (
+        (yaml.safe_load(Path(config).read_text()) or {}).get("problem") if config and Path(config).is_file() else None
+    )
+    for override in overrides:
+        key, _, value = override.partition("=")
+        problem = yaml.safe_load(value) if key.strip() == "problem" else problem
+    cls = TranslationMetaTrainingArguments if problem == "translation" else MetaTrainingArguments
+    return load_config(cls, config, overrides, required=("output_dir",))
 
 
 def meta_train(args) -> int:
     """Meta-train a LoRA adapter over many episodes (see recipes/configs)."""
-    from .meta import MetaTrainer
+    from .meta import MetaTrainer, TranslationMetaTrainer
 
     training_args = load_training_arguments(args.config, args.overrides)
-    output = MetaTrainer(training_args).train(resume=args.resume)
+    trainer = TranslationMetaTrainer if training_args.problem == "translation" else MetaTrainer
+    output = trainer(training_args).train(resume=args.resume)
     print(f"meta-trained model written to {output}")
     return 0
 
@@ -291,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(run=evaluate)
 
-    meta = commands.add_parser("meta-train", help="meta-train a LoRA adapter (protonet or fomaml)")
-    meta.add_argument("--config", help="YAML file of MetaTrainingArguments (see recipes/configs/)")
+    meta = commands.add_parser("meta-train", help="meta-train a LoRA adapter (classification or translation)")
+    meta.add_argument("--config", help="YAML file of meta-training arguments (see recipes/configs/)")
     meta.add_argument("overrides", nargs="*", help="key=value settings that override the config")
     meta.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
     meta.set_defaults(run=meta_train)

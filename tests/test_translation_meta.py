@@ -1,0 +1,107 @@
+"""Meta-training over language pairs, on a tiny Marian base and a tiny Bible written here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import TOY_PAIRS
+
+from fewshot_nlp import FewShotTranslator
+from fewshot_nlp.cli import load_training_arguments, main
+from fewshot_nlp.meta import TranslationMetaTrainer, TranslationMetaTrainingArguments
+
+WORDS = {"Toya": lambda s: s, "Toyb": lambda s: s[::-1], "Toyc": lambda s: s.upper()}  # three "languages"
+
+
+@pytest.fixture(scope="module")
+def tiny_bible(tmp_path_factory):
+    """data/bible with English and three toy languages: MAT (train), JHN.21 (dev), ACT (held out)."""
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "bible"
+    folder.mkdir()
+    verses = [(f"b.MAT.1.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS * 3)]
+    verses += [(f"b.JHN.21.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS)]
+    verses += [(f"b.ACT.1.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS)]
+
+    def write(name, side):
+        segments = "\n".join(f'<seg id="{v}" type="verse">{side(p)}</seg>' for v, p in verses)
+        (folder / name).write_text(f"<cesDoc><text><body>\n{segments}\n</body></text></cesDoc>\n")
+
+    write("English-KJV-NT.xml", lambda p: p[1])
+    for language, spell in WORDS.items():
+        write(f"{language}-NT.xml", lambda p, spell=spell: spell(p[0]))
+    split = root / "split.yaml"
+    split.write_text("held_out_books: [ACT]\ndev_chapters: [JHN.21]\nevaluation_languages: [Toyc]\n")
+    return root
+
+
+def _args(tmp_path, tiny_base, tiny_bible, **overrides):
+    settings = {
+        "output_dir": str(tmp_path / "meta"),
+        "base_model": tiny_base,
+        "data": str(tiny_bible),
+        "split": str(tiny_bible / "split.yaml"),
+        "lora": {"r": 4},
+        "steps": 4,
+        "meta_batch_size": 2,
+        "support": 4,
+        "query": 4,
+        "inner_steps": 2,
+        "inner_lr": 0.5,
+        "outer_lr": 0.01,
+        "eval_every": 2,
+        "eval_episodes": 2,
+        "checkpoint_every": 1,
+        "max_length": 32,
+    }
+    return TranslationMetaTrainingArguments(**{**settings, **overrides})
+
+
+@pytest.mark.parametrize("algorithm", ["fomaml", "joint"])
+def test_meta_training_over_language_pairs_writes_a_translator(algorithm, tmp_path, tiny_base, tiny_bible):
+    trainer = TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, algorithm=algorithm))
+    assert trainer.task_set.languages == ["Toya", "Toyb"]  # Toyc is an evaluation language: never trained on
+    assert all(verse_id.startswith("b.MAT") for ids in trainer.task_set.ids.values() for verse_id in ids)
+    before = {n: p.detach().clone() for n, p in trainer.meta_parameters.items()}
+    output = trainer.train()
+    history = json.loads((output / "training_history.json").read_text())
+    assert [r["step"] for r in history if "val_score" in r] == [0, 2, 4]
+    loaded = FewShotTranslator.from_pretrained(output)
+    assert loaded.meta_training["algorithm"] == algorithm and loaded.meta_training["steps_run"] == 4
+    moved = [n for n, p in loaded.lora_parameters().items() if not torch.equal(p, before[n])]
+    assert moved  # the adapter learned something
+    loaded.adapt(TOY_PAIRS[:4], steps=2, progress=False)  # and adapts to a new pair from there
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path, tiny_base, tiny_bible):
+    straight = TranslationMetaTrainer(_args(tmp_path / "a", tiny_base, tiny_bible))
+    straight.train()
+    interrupted = TranslationMetaTrainer(_args(tmp_path / "b", tiny_base, tiny_bible, steps=2))
+    interrupted.train()
+    resumed = TranslationMetaTrainer(_args(tmp_path / "b", tiny_base, tiny_bible))
+    resumed.train(resume=True)
+    for name, parameter in straight.meta_parameters.items():
+        torch.testing.assert_close(resumed.meta_parameters[name], parameter)
+
+
+def test_evaluation_languages_are_refused_and_configs_checked(tmp_path, tiny_base, tiny_bible):
+    with pytest.raises(ValueError, match="evaluation languages"):
+        TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, languages=["Toya", "Toyc"]))
+    with pytest.raises(ValueError, match="algorithm='protonet'"):
+        _args(tmp_path, tiny_base, tiny_bible, algorithm="protonet")
+    with pytest.raises(ValueError, match="support=0"):
+        _args(tmp_path, tiny_base, tiny_bible, support=0)
+
+
+def test_cli_meta_trains_translation(tmp_path, tiny_base, tiny_bible, capsys):
+    config = tmp_path / "translation.yaml"
+    config.write_text(
+        f"problem: translation\noutput_dir: {tmp_path / 'cli'}\nbase_model: {tiny_base}\ndata: {tiny_bible}\n"
+        f"split: {tiny_bible / 'split.yaml'}\nsupport: 4\nquery: 4\nmeta_batch_size: 2\neval_every: 2\neval_episodes: 2\nmax_length: 32\n"
+    )
+    assert isinstance(load_training_arguments(str(config), []), TranslationMetaTrainingArguments)
+    assert main(["meta-train", "--config", str(config), "steps=2", "lora={r: 4}"]) == 0
+    assert "meta-trained model written to" in capsys.readouterr().out
+    assert FewShotTranslator.from_pretrained(tmp_path / "cli").meta_training["steps_run"] == 2
