@@ -25,6 +25,7 @@ LABELS = {
     "finetune": "full fine-tuning",
 }
 SETTING_ORDER = ["5w1s", "5w5s", "all5s", "all8s"]
+DATASET_NAMES = {"clinc150": "CLINC150", "banking77": "BANKING77"}
 
 
 def _mean(values: list) -> float | None:
@@ -38,7 +39,7 @@ def _row(cell: dict, n: int | None = None) -> dict:
     return {
         "method": LABELS[cell["method"]],
         "key": cell["method"],
-        "dataset": cell["dataset"],
+        "dataset": DATASET_NAMES.get(cell["dataset"], cell["dataset"]),
         "setting": cell["setting"],
         "way": cell["way"],
         "shot": cell["shot"],
