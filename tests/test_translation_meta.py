@@ -105,3 +105,16 @@ def test_cli_meta_trains_translation(tmp_path, tiny_base, tiny_bible, capsys):
     assert main(["meta-train", "--config", str(config), "steps=2", "lora={r: 4}"]) == 0
     assert "meta-trained model written to" in capsys.readouterr().out
     assert FewShotTranslator.from_pretrained(tmp_path / "cli").meta_training["steps_run"] == 2
+
+
+def test_split_without_dev_chapters_trains_without_meta_val(tmp_path, tiny_base, tiny_bible):
+    split = tmp_path / "no_dev.yaml"
+    split.write_text("held_out_books: [ACT]\nevaluation_languages: [Toyc]\n")
+    trainer = TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, split=str(split), steps=2))
+    assert trainer.val_episodes == []
+    output = trainer.train()
+    assert FewShotTranslator.from_pretrained(output).meta_training["best_step"] is None  # the last weights
+    empty = tmp_path / "empty_dev.yaml"
+    empty.write_text("held_out_books: [ACT]\ndev_chapters: [REV.22]\nevaluation_languages: [Toyc]\n")
+    with pytest.raises(ValueError, match="no verse .* falls in the 'dev' part"):
+        TranslationMetaTrainer(_args(tmp_path / "x", tiny_base, tiny_bible, split=str(empty)))

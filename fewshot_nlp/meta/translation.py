@@ -70,15 +70,18 @@ class TranslationMetaTrainer(MetaTrainer):
             )
         self.translator = translator
         self.translator.model.eval()  # no dropout: a step depends only on the weights and the episodes
-        if task_set is None or val_set is None:
+        if task_set is None:
             split = BibleSplit.from_yaml(args.split)
             languages = args.languages or split.training_languages(args.data)
             leaked = sorted(set(languages) & set(split.evaluation_languages))
             if leaked:
                 raise ValueError(f"languages {leaked} are evaluation languages of {args.split}; leave them out.")
             task_set = split.read(args.data, "train", languages)
-            val_set = split.read(args.data, "dev", languages)
+            val_set = split.read(args.data, "dev", languages) if split.dev_chapters else None
         self.task_set = task_set
+        if val_set is None:  # no meta-val tasks: the last weights are kept
+            self.val_episodes = []
+            return translator.lora_parameters()
         self.val_episodes = [
             val_set.episode(val_set.languages[i % len(val_set.languages)], args.support, args.query, args.seed + 1, i)
             for i in range(args.eval_episodes)

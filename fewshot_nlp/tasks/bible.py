@@ -164,4 +164,9 @@ class BibleSplit:
         if part not in ("train", "dev", "test"):
             raise ValueError(f"part={part!r} must be 'train', 'dev' or 'test'.")
         languages = self.training_languages(root) if languages is None else languages
-        return read_bible(root, languages).filter_ids(lambda verse_id: self.part(verse_id) == part)
+        pairs = read_bible(root, languages)
+        if not any(self.part(i) == part for ids in pairs.ids.values() for i in ids):
+            raise ValueError(
+                f"no verse of {languages} falls in the {part!r} part of this split; check its books and chapters."
+            )
+        return pairs.filter_ids(lambda verse_id: self.part(verse_id) == part)

@@ -1,0 +1,205 @@
+"""Translation benchmark: how many sentence pairs each starting point needs for a new language.
+
+    python bench/translation.py --data ../shared/data --base runs/base-marian \\
+        --meta runs/translation-fomaml --joint runs/translation-joint
+
+For each evaluation language of ``recipes/translation/configs/bible_split.yaml`` (never seen in
+base or meta-training), adapt with 100, 500 and 2,000 verse pairs from the training books
+(3 seeds each: different pairs, different order), then score chrF and BLEU (sacrebleu) on the
+same ``--eval-verses`` verses of the held-out books (Acts, Hebrews). Starting points:
+
+- ``meta``: the meta-learned LoRA initialisation (``--meta``, fomaml over language pairs);
+- ``joint``: a multilingual LoRA trained on the same languages and pairs without the inner
+  loop, for about the same compute (``--joint``);
+- ``fresh``: the base with a new LoRA adapter (peft's initialisation);
+- ``base``: the base alone, no adaptation (one row per language).
+
+Every run uses the same adaptation settings (AdamW, ``--lr``, batch 16, max(100 steps,
+3 epochs)). Results are kept per run in ``runs/translation-bench/`` (an interrupted benchmark
+resumes) and summarised in docs/results/translation.json, the ``translation`` section of
+docs/benchmarks.md and docs/translation_pairs.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fewshot_nlp import FewShotTranslator, mean_confidence_interval
+from fewshot_nlp.evaluation import translation_scores
+from fewshot_nlp.tasks import BibleSplit
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (100, 500, 2000)
+
+
+def adaptation_steps(pairs: int, batch_size: int = 16) -> int:
+    return max(100, math.ceil(3 * pairs / batch_size))
+
+
+def start_translator(method: str, args, language: str) -> FewShotTranslator:
+    source = {"meta": args.meta, "joint": args.joint}.get(method)
+    if source is None:
+        return FewShotTranslator.from_pretrained(args.base, source_language=language, target_language="English")
+    return FewShotTranslator.from_pretrained(source, base_model=args.base, source_language=language)
+
+
+def run_one(method: str, language: str, size: int, seed: int, train, test, args) -> dict:
+    torch.manual_seed(seed)  # a fresh LoRA's initialisation
+    translator = start_translator(method, args, language)
+    started = time.perf_counter()
+    if method != "base":
+        chosen = np.random.default_rng([seed, size]).choice(len(train), size, replace=False)
+        steps = adaptation_steps(size)
+        translator.adapt([train[i] for i in chosen], steps=steps, lr=args.lr, seed=seed, progress=False)
+    seconds = time.perf_counter() - started
+    hypotheses = translator.translate([s for s, _ in test], beams=args.beams, batch_size=32, progress=False)
+    scores = translation_scores(hypotheses, [t for _, t in test])
+    return {
+        "method": method,
+        "language": language,
+        "pairs": 0 if method == "base" else size,
+        "seed": seed,
+        **scores,
+        "adapt_seconds": round(seconds, 1),
+        "steps": 0 if method == "base" else adaptation_steps(size),
+    }
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    rows = []
+    for key in sorted({(r["language"], r["method"], r["pairs"]) for r in runs}):
+        group = [r for r in runs if (r["language"], r["method"], r["pairs"]) == key]
+        chrf, chrf_ci = mean_confidence_interval([r["chrf"] for r in group])
+        bleu, _ = mean_confidence_interval([r["bleu"] for r in group])
+        rows.append(
+            {
+                "language": key[0],
+                "method": key[1],
+                "pairs": key[2],
+                "chrf": round(chrf, 2),
+                "chrf_ci95": None if math.isnan(chrf_ci) else round(chrf_ci, 2),
+                "bleu": round(bleu, 2),
+                "seeds": len(group),
+                "adapt_seconds": round(sum(r["adapt_seconds"] for r in group) / len(group), 1),
+            }
+        )
+    return rows
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    languages = sorted({r["language"] for r in rows})
+    figure, axes = plt.subplots(1, len(languages), figsize=(5 * len(languages), 4), squeeze=False)
+    for axis, language in zip(axes[0], languages):
+        for method in ("meta", "joint", "fresh"):
+            points = sorted(
+                (r for r in rows if r["language"] == language and r["method"] == method), key=lambda r: r["pairs"]
+            )
+            if points:
+                axis.errorbar(
+                    [r["pairs"] for r in points],
+                    [r["chrf"] for r in points],
+                    yerr=[r["chrf_ci95"] or 0 for r in points],
+                    marker="o",
+                    capsize=3,
+                    label=method,
+                )
+        for r in rows:
+            if r["language"] == language and r["method"] == "base":
+                axis.axhline(r["chrf"], color="grey", linestyle="--", label="base alone")
+        axis.set_xscale("log")
+        axis.set_title(f"{language} -> English (held-out books)")
+        axis.set_xlabel("adaptation verse pairs")
+        axis.set_ylabel("chrF")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    parser.add_argument("--split", default=str(ROOT / "recipes" / "translation" / "configs" / "bible_split.yaml"))
+    parser.add_argument("--base", default="runs/base-marian")
+    parser.add_argument("--meta", help="meta-learned adapter folder (fewshot-nlp meta-train, algorithm fomaml)")
+    parser.add_argument("--joint", help="multilingual non-meta adapter folder (algorithm joint)")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--eval-verses", type=int, default=200)
+    parser.add_argument("--beams", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "translation-bench")
+    parser.add_argument("--section", default="translation")
+    args = parser.parse_args()
+
+    split = BibleSplit.from_yaml(args.split)
+    methods = ["base", "fresh"] + [m for m in ("meta", "joint") if getattr(args, m)]
+    args.work.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for language in split.evaluation_languages:
+        train = split.read(args.data, "train", [language]).pairs[language]
+        held_out = split.read(args.data, "test", [language]).pairs[language]
+        picked = np.random.default_rng(0).choice(len(held_out), min(args.eval_verses, len(held_out)), replace=False)
+        test = [held_out[i] for i in sorted(picked)]
+        for method in methods:
+            for size in [0] if method == "base" else [int(s) for s in args.sizes.split(",")]:
+                for seed in range(1 if method == "base" else args.seeds):
+                    path = args.work / f"{language}_{method}_{size}_{seed}.json"
+                    if not path.exists():
+                        result = run_one(method, language, size, seed, train, test, args)
+                        path.write_text(json.dumps(result, indent=1))
+                        print(result, flush=True)
+                    runs.append(json.loads(path.read_text()))
+
+    rows = summarise(runs)
+    meta = {
+        "command": "python bench/translation.py --data ../shared/data --base "
+        + args.base
+        + (f" --meta {args.meta}" if args.meta else "")
+        + (f" --joint {args.joint}" if args.joint else ""),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"),
+        "date": datetime.date.today().isoformat(),
+        "eval_verses": args.eval_verses,
+        "beams": args.beams,
+        "lr": args.lr,
+    }
+    out = ROOT / "docs" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "translation.json").write_text(json.dumps({**meta, "summary": rows, "runs": runs}, indent=1))
+    plot(rows, ROOT / "docs" / "translation_pairs.png")
+    lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}", ""]
+    lines += [
+        "| language | start | pairs | chrF | 95% CI | BLEU | seeds | adapt s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ci = "" if r["chrf_ci95"] is None else f"± {r['chrf_ci95']:.2f}"
+        lines.append(
+            f"| {r['language']} | {r['method']} | {r['pairs']} | {r['chrf']:.2f} | {ci} | {r['bleu']:.2f} | "
+            f"{r['seeds']} | {r['adapt_seconds']} |"
+        )
+    lines += ["", "![chrF against adaptation pairs](translation_pairs.png)"]
+    from classifier import write_section  # bench/classifier.py
+
+    write_section(ROOT / "docs" / "benchmarks.md", args.section, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
