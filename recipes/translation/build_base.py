@@ -135,7 +135,7 @@ class BaseTrainer:
             self.model = build(args, self.pairs, self.tokenizer)[0]
         else:
             self.model, self.tokenizer = build(args, self.pairs)
-            self.tokenizer.save_pretrained(tokenizer_dir)
+            self.tokenizer.save_pretrained(self.output / "tokenizer")
         self.model.to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
         self.step = 0
