@@ -42,16 +42,16 @@ from fewshot_nlp.tasks.episodes import load_episodes, save_episodes
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {"clinc150": "CLINC150", "banking77": "BANKING77"}
 SETTINGS = {"5w1s": (5, 1), "5w5s": (5, 5), "all5s": (None, 5), "all8s": (None, 8)}
-# key: (label in tables, trains per episode?)
+# key: trains per episode? (names in tables: bench/report.py LABELS)
 METHODS = {
-    "zeroshot": ("zero-shot (descriptions)", False),
-    "prototypes": ("prototypes (frozen)", False),
-    "mixture": ("mixture: prototypes + descriptions (frozen)", False),
-    "protonet": ("meta-trained protonet", False),
-    "logreg": ("logistic regression on frozen embeddings", False),
-    "fomaml": ("meta-trained fomaml + test-time adaptation", True),
-    "setfit": ("SetFit (README defaults)", True),
-    "finetune": ("full fine-tuning (AutoModelForSequenceClassification)", True),
+    "zeroshot": False,
+    "prototypes": False,
+    "mixture": False,
+    "protonet": False,
+    "logreg": False,
+    "fomaml": True,
+    "setfit": True,
+    "finetune": True,
 }
 
 
@@ -67,10 +67,12 @@ def frozen_episodes(task_set, dataset: str, setting: str, n: int, folder: Path) 
     """The first ``n`` episodes of a setting, written once and read back by every later run."""
     way, shot = SETTINGS[setting]
     path = folder / f"{dataset}_{setting}.json"
-    if not path.exists() or len(load_episodes(path)) < n:
+    episodes = load_episodes(path) if path.exists() else []
+    if len(episodes) < n:
         folder.mkdir(parents=True, exist_ok=True)
-        save_episodes(EpisodeSampler(task_set, way=way, shot=shot, query=15, seed=0).sample(n), path)
-    return load_episodes(path)[:n], hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        episodes = EpisodeSampler(task_set, way=way, shot=shot, query=15, seed=0).sample(n)
+        save_episodes(episodes, path)
+    return episodes[:n], hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def _load_meta_trained(path: str, algorithm: str):
@@ -170,7 +172,7 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
         way, shot = episodes[0].way, 0 if key == "zeroshot" else SETTINGS[setting][1]
         cell = {"method": key, "dataset": dataset, "setting": setting, "way": way, "shot": shot}
         cell |= {"episodes_sha256": digest, "accuracy": [], "timing": []}
-    expensive = METHODS[key][1]
+    expensive = METHODS[key]
     n = min(len(episodes), args.episodes_expensive if expensive else args.episodes)
     label = f"{DATASETS[dataset]} {setting} {key}"
     if args.retime:  # measure times again, on a quiet machine, without touching the accuracies

@@ -119,7 +119,8 @@ def plot(rows: list[dict], docs: Path) -> list[str]:
                     color=colours[key],
                     label=f"{LABELS[key]} ({points[0]['episodes']} ep.)",
                 )
-            shot_names = [f"{SETTINGS_SHOT[s]} shot{'s' if SETTINGS_SHOT[s] > 1 else ''}" for s in settings]
+            shots = [next((r["shot"] for r in rows if r["setting"] == s and r["shot"]), 0) for s in settings]
+            shot_names = [f"{k} shot{'s' if k > 1 else ''}" for k in shots]
             axis.set_xticks([-1, 0, 1], ["0 (zero-shot)", *shot_names])
             way = next((r["way"] for r in rows if r["dataset"] == dataset and r["setting"] == settings[0]), "")
             axis.set_title(f"{dataset} held-out classes, {title}: {way}-way")
@@ -154,9 +155,6 @@ def plot(rows: list[dict], docs: Path) -> list[str]:
     written.append(path.name)
     plt.close("all")
     return written
-
-
-SETTINGS_SHOT = {"5w1s": 1, "5w5s": 5, "all5s": 5, "all8s": 8}
 
 
 def write_report(cells: Path, metadata: dict) -> None:
