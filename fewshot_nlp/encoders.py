@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .lora import LoraSettings, attach_lora, load_lora_state_dict, lora_state_dict
+from .lora import LoraSettings, attach_lora, load_lora_state_dict, lora_parameters, lora_state_dict, only_lora
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2"}
@@ -136,8 +136,7 @@ class SentenceEncoder(nn.Module):
         Keys are names from :meth:`lora_parameters` (other keys, e.g. head tensors, are ignored);
         the module itself is left untouched.
         """
-        lora = {name: w for name, w in lora_weights.items() if "lora_" in name}
-        return torch.func.functional_call(self, lora, (texts,), strict=False)
+        return torch.func.functional_call(self, only_lora(lora_weights), (texts,), strict=False)
 
     # ---------------------------------------------------------------------- LoRA
     @property
@@ -153,7 +152,7 @@ class SentenceEncoder(nn.Module):
 
     def lora_parameters(self) -> dict[str, nn.Parameter]:
         """The trainable LoRA tensors by their full parameter name (for torch.func.functional_call)."""
-        return {name: p for name, p in self.named_parameters() if "lora_" in name}
+        return lora_parameters(self)
 
     def lora_state_dict(self) -> dict[str, torch.Tensor]:
         """LoRA weights in peft's portable naming (what goes into adapter safetensors)."""

@@ -117,3 +117,13 @@ def load_lora_state_dict(model: nn.Module, state_dict: dict, base_name: str) -> 
             "Was the adapter trained on another base model or with other LoRA settings?"
         )
     set_peft_model_state_dict(model, state_dict)
+
+
+def lora_parameters(module: nn.Module) -> dict:
+    """The LoRA tensors of ``module`` by full parameter name (what ``torch.func.functional_call`` swaps)."""
+    return {name: p for name, p in module.named_parameters() if "lora_" in name}
+
+
+def only_lora(weights: dict) -> dict:
+    """The LoRA entries of a ``{name: tensor}`` dict (others, e.g. head tensors, are not the model's)."""
+    return {name: w for name, w in weights.items() if "lora_" in name}

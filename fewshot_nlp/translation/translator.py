@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..hub import CONFIG_NAME, LIBRARY_KEY, find_saved_folder
 from ..inputs import check_texts
-from ..lora import LoraSettings, attach_lora, load_lora_state_dict, lora_state_dict
+from ..lora import LoraSettings, attach_lora, load_lora_state_dict, lora_parameters, lora_state_dict, only_lora
 from ..tasks.translation import check_pairs
 from .languages import language_setup
 
@@ -235,7 +235,7 @@ class FewShotTranslator(
 
     def lora_parameters(self) -> dict[str, torch.nn.Parameter]:
         """The trainable LoRA tensors by full parameter name (for ``torch.func.functional_call``)."""
-        return {name: p for name, p in self.model.named_parameters() if "lora_" in name}
+        return lora_parameters(self.model)
 
     def _encode_sources(self, sources: Sequence[str]) -> dict:
         texts = self._with_prefix(sources)
@@ -268,8 +268,7 @@ class FewShotTranslator(
         """Mean token cross-entropy of a :meth:`batch`; ``weights`` swaps LoRA tensors in (functional)."""
         if weights is None:
             return self.model(**batch).loss
-        lora = {name: w for name, w in weights.items() if "lora_" in name}
-        return torch.func.functional_call(self.model, lora, args=(), kwargs=batch, strict=False).loss
+        return torch.func.functional_call(self.model, only_lora(weights), args=(), kwargs=batch, strict=False).loss
 
     # --------------------------------------------------------------- adaptation
     def adapt(
