@@ -99,12 +99,16 @@ class TranslationMetaTrainer(MetaTrainer):
         return episodes
 
     def _losses(self, episode):
-        support, query = self.translator.batch(episode.support), self.translator.batch(episode.query)
+        # training corpora are truncated silently (max_length): no per-step length check
+        support, query = (
+            self.translator.batch(episode.support, warn=False),
+            self.translator.batch(episode.query, warn=False),
+        )
         return (lambda w: self.translator.loss(support, w)), (lambda w: self.translator.loss(query, w))
 
     def task_gradients(self, episode) -> dict[str, float]:
         if self.args.algorithm == "joint":
-            loss = self.translator.loss(self.translator.batch(episode.support + episode.query))
+            loss = self.translator.loss(self.translator.batch(episode.support + episode.query, warn=False))
             (loss / self.args.meta_batch_size).backward()
             return {"loss": float(loss.detach())}
         support_loss, query_loss = self._losses(episode)

@@ -243,9 +243,11 @@ class FewShotTranslator(
             texts, truncation=True, max_length=self.max_source_length, padding=True, return_tensors="pt"
         ).to(self.device)
 
-    def _with_prefix(self, sources: Sequence[str]) -> list[str]:
+    def _with_prefix(self, sources: Sequence[str], warn: bool = True) -> list[str]:
         """Sources with the language prefix, warning (never failing) about those that will be truncated."""
         texts = [self.languages.prefix + s for s in sources]
+        if not warn:
+            return texts
         lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
         too_long = sum(length > self.max_source_length for length in lengths)
         if too_long:
@@ -257,9 +259,13 @@ class FewShotTranslator(
             )
         return texts
 
-    def batch(self, pairs: Sequence[tuple[str, str]]) -> dict:
-        """Model inputs with ``labels`` (padding masked out) for a list of (source, target) pairs."""
-        pairs = list(zip(self._with_prefix([s for s, _ in pairs]), [t for _, t in pairs]))
+    def batch(self, pairs: Sequence[tuple[str, str]], warn: bool = True) -> dict:
+        """Model inputs with ``labels`` (padding masked out) for a list of (source, target) pairs.
+
+        ``warn=False`` skips the length check (a second tokenisation), for training loops that
+        checked their pairs once up front or whose corpus is known.
+        """
+        pairs = list(zip(self._with_prefix([s for s, _ in pairs], warn), [t for _, t in pairs]))
         start = self.model.config.decoder_start_token_id
         batch = seq2seq_batch(self.tokenizer, pairs, self.max_source_length, self.max_target_length, start)
         return {k: v.to(self.device) for k, v in batch.items()}
@@ -291,6 +297,7 @@ class FewShotTranslator(
             raise ValueError("adapt needs at least one (source, target) pair.")
         if not isinstance(steps, int) or steps < 1 or not lr > 0 or batch_size < 1:
             raise ValueError(f"steps={steps!r}, lr={lr!r} and batch_size={batch_size!r} must all be positive.")
+        self._with_prefix([source for source, _ in pairs])  # one truncation warning, not one per step
         rng = random.Random(seed)
         torch.manual_seed(seed)
         optimizer = torch.optim.AdamW(list(self.lora_parameters().values()), lr=lr, weight_decay=0.0)
@@ -302,7 +309,7 @@ class FewShotTranslator(
                 if len(order) < batch_size:
                     order += rng.sample(range(len(pairs)), len(pairs))
                 chosen, order = order[:batch_size], order[batch_size:]
-                loss = self.loss(self.batch([pairs[i] for i in chosen]))
+                loss = self.loss(self.batch([pairs[i] for i in chosen], warn=False))
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
