@@ -61,13 +61,14 @@ class BaseMetaTrainingArguments:
 
     ALGORITHMS: ClassVar[tuple[str, ...]] = ()
     PROBLEM: ClassVar[str] = ""
+    COUNTS: ClassVar[tuple[str, ...]] = ()  # the problem's fields that must be ints >= 1
 
     def __post_init__(self):
         if self.problem != self.PROBLEM:
             raise ValueError(f"problem={self.problem!r}: these settings are for {self.PROBLEM!r} meta-training.")
         if self.algorithm not in self.ALGORITHMS:
             raise ValueError(f"algorithm={self.algorithm!r} must be one of {list(self.ALGORITHMS)}.")
-        for name in ("steps", "meta_batch_size", "eval_every", "eval_episodes"):
+        for name in ("steps", "meta_batch_size", "eval_every", "eval_episodes", *self.COUNTS):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} must be an int >= 1.")
@@ -105,13 +106,10 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
 
     ALGORITHMS: ClassVar[tuple[str, ...]] = ("protonet", "fomaml")
     PROBLEM: ClassVar[str] = "classification"
+    COUNTS: ClassVar[tuple[str, ...]] = ("way", "shot", "query")
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("way", "shot", "query"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} must be an int >= 1.")
         if self.way < 2 or self.eval_way < 2:
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:

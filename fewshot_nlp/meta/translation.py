@@ -37,12 +37,7 @@ class TranslationMetaTrainingArguments(BaseMetaTrainingArguments):
 
     ALGORITHMS: ClassVar[tuple[str, ...]] = ("fomaml", "joint")
     PROBLEM: ClassVar[str] = "translation"
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("support", "query", "max_length"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be an int >= 1.")
+    COUNTS: ClassVar[tuple[str, ...]] = ("support", "query", "max_length")
 
 
 class TranslationMetaTrainer(MetaTrainer):
