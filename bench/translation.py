@@ -153,8 +153,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     runs = []
     for language in split.evaluation_languages:
-        train = split.read(args.data, "train", [language]).pairs[language]
-        held_out = split.read(args.data, "test", [language]).pairs[language]
+        train, held_out = (part.pairs[language] for part in split.read_parts(args.data, ("train", "test"), [language]))
         picked = np.random.default_rng(0).choice(len(held_out), min(args.eval_verses, len(held_out)), replace=False)
         test = [held_out[i] for i in sorted(picked)]
         for method in methods:

@@ -71,8 +71,10 @@ class TranslationMetaTrainer(MetaTrainer):
             leaked = sorted(set(languages) & set(split.evaluation_languages))
             if leaked:
                 raise ValueError(f"languages {leaked} are evaluation languages of {args.split}; leave them out.")
-            task_set = split.read(args.data, "train", languages)
-            val_set = split.read(args.data, "dev", languages) if split.dev_chapters else None
+            if split.dev_chapters:
+                task_set, val_set = split.read_parts(args.data, ("train", "dev"), languages)
+            else:
+                task_set, val_set = split.read(args.data, "train", languages), None
         self.task_set = task_set
         if val_set is None:  # no meta-val tasks: the last weights are kept
             self.val_episodes = []

@@ -161,12 +161,19 @@ class BibleSplit:
 
     def read(self, root=None, part: str = "train", languages=None) -> TranslationTaskSet:
         """The verses of one part; ``languages`` default to the training languages."""
-        if part not in ("train", "dev", "test"):
-            raise ValueError(f"part={part!r} must be 'train', 'dev' or 'test'.")
+        return self.read_parts(root, (part,), languages)[0]
+
+    def read_parts(self, root=None, parts=("train", "dev"), languages=None) -> list[TranslationTaskSet]:
+        """The verses of several parts, reading the Bible files once."""
+        unknown = [part for part in parts if part not in ("train", "dev", "test")]
+        if unknown:
+            raise ValueError(f"part={unknown[0]!r} must be 'train', 'dev' or 'test'.")
         languages = self.training_languages(root) if languages is None else languages
         pairs = read_bible(root, languages)
-        if not any(self.part(i) == part for ids in pairs.ids.values() for i in ids):
-            raise ValueError(
-                f"no verse of {languages} falls in the {part!r} part of this split; check its books and chapters."
-            )
-        return pairs.filter_ids(lambda verse_id: self.part(verse_id) == part)
+        found = {self.part(i) for ids in pairs.ids.values() for i in ids}
+        for part in parts:
+            if part not in found:
+                raise ValueError(
+                    f"no verse of {languages} falls in the {part!r} part of this split; check its books and chapters."
+                )
+        return [pairs.filter_ids(lambda verse_id, part=part: self.part(verse_id) == part) for part in parts]

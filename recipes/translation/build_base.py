@@ -114,8 +114,7 @@ class BaseTrainer:
         self.output = Path(args.output)
         self.split = BibleSplit.from_yaml(args.split)
         languages = self.split.training_languages(args.data)
-        train = self.split.read(args.data, "train", languages)
-        dev = self.split.read(args.data, "dev", languages)
+        train, dev = self.split.read_parts(args.data, ("train", "dev"), languages)
         self.pairs = [pair for lang in train.languages for pair in train.pairs[lang]]
         self.dev = sample([pair for lang in dev.languages for pair in dev.pairs[lang]], args.eval_verses, args.seed)
         self.test = {
