@@ -4,7 +4,7 @@
         --meta runs/translation-fomaml --joint runs/translation-joint
 
 For each evaluation language of ``recipes/translation/configs/bible_split.yaml`` (never seen in
-base or meta-training), adapt with 100, 500 and 2,000 verse pairs from the training books
+base or meta-training), adapt with 100, 500 and 2,000 verse pairs from the split's meta books
 (3 seeds each: different pairs, different order), then score chrF and BLEU (sacrebleu) on the
 same ``--eval-verses`` verses of the held-out books (Acts, Hebrews). Starting points:
 
@@ -153,7 +153,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     runs = []
     for language in split.evaluation_languages:
-        train, held_out = (part.pairs[language] for part in split.read_parts(args.data, ("train", "test"), [language]))
+        train, held_out = (part.pairs[language] for part in split.read_parts(args.data, ("meta", "test"), [language]))
         picked = np.random.default_rng(0).choice(len(held_out), min(args.eval_verses, len(held_out)), replace=False)
         test = [held_out[i] for i in sorted(picked)]
         for method in methods:

@@ -85,6 +85,7 @@ def test_translation_configs_load(config):
     if config.name == "bible_split.yaml":
         split = BibleSplit.from_yaml(config)
         assert {"ACT", "HEB"} <= set(split.held_out_books) and len(split.evaluation_languages) >= 3
+        assert split.meta_books and split.dev_chapters
         return
     loaded = load_config(NewPairConfig, str(config), [])
     assert loaded.output and loaded.data
@@ -93,6 +94,18 @@ def test_translation_configs_load(config):
         first_line
         == f"# python recipes/translation/new_language_pair.py --config recipes/translation/configs/{config.name}"
     )
+
+
+def test_bible_split_fits_the_real_corpus(shared_data):
+    """Every book code exists (a typo would silently empty a part) and each evaluation language
+    has the 2,000 adaptation verses the translation benchmark draws from its meta books."""
+    from fewshot_nlp.tasks import BibleSplit
+
+    split = BibleSplit.from_yaml(ROOT / "recipes" / "translation" / "configs" / "bible_split.yaml")
+    meta, dev, test = split.read_parts(shared_data, ("meta", "dev", "test"), split.evaluation_languages)
+    for language in split.evaluation_languages:
+        assert len(meta.pairs[language]) >= 2000 and len(test.pairs[language]) >= 1000
+        assert set(split.dev_chapters) <= {i.split(".", 1)[1].rsplit(".", 1)[0] for i in dev.ids[language]}
 
 
 def test_new_language_pair_recipe_end_to_end(tiny_base, tmp_path):

@@ -17,7 +17,7 @@ WORDS = {"Toya": lambda s: s, "Toyb": lambda s: s[::-1], "Toyc": lambda s: s.upp
 
 @pytest.fixture(scope="module")
 def tiny_bible(tmp_path_factory):
-    """data/bible with English and three toy languages: MAT (train), JHN.21 (dev), ACT (held out)."""
+    """data/bible with English and three toy languages: MAT (meta books), JHN.21 (dev), ACT (held out)."""
     root = tmp_path_factory.mktemp("data")
     folder = root / "bible"
     folder.mkdir()
@@ -33,7 +33,7 @@ def tiny_bible(tmp_path_factory):
     for language, spell in WORDS.items():
         write(f"{language}-NT.xml", lambda p, spell=spell: spell(p[0]))
     split = root / "split.yaml"
-    split.write_text("held_out_books: [ACT]\ndev_chapters: [JHN.21]\nevaluation_languages: [Toyc]\n")
+    split.write_text("held_out_books: [ACT]\nmeta_books: [MAT]\ndev_chapters: [JHN.21]\nevaluation_languages: [Toyc]\n")
     return root
 
 
@@ -109,12 +109,30 @@ def test_cli_meta_trains_translation(tmp_path, tiny_base, tiny_bible, capsys):
 
 def test_split_without_dev_chapters_trains_without_meta_val(tmp_path, tiny_base, tiny_bible):
     split = tmp_path / "no_dev.yaml"
-    split.write_text("held_out_books: [ACT]\nevaluation_languages: [Toyc]\n")
+    split.write_text("held_out_books: [ACT]\nmeta_books: [MAT]\nevaluation_languages: [Toyc]\n")
     trainer = TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, split=str(split), steps=2))
     assert trainer.val_episodes == []
     output = trainer.train()
     assert FewShotTranslator.from_pretrained(output).meta_training["best_step"] is None  # the last weights
     empty = tmp_path / "empty_dev.yaml"
-    empty.write_text("held_out_books: [ACT]\ndev_chapters: [REV.22]\nevaluation_languages: [Toyc]\n")
+    empty.write_text("held_out_books: [ACT]\nmeta_books: [MAT]\ndev_chapters: [MAT.9]\nevaluation_languages: [Toyc]\n")
     with pytest.raises(ValueError, match="no verse .* falls in the 'dev' part"):
         TranslationMetaTrainer(_args(tmp_path / "x", tiny_base, tiny_bible, split=str(empty)))
+
+
+@pytest.mark.parametrize(
+    "split, error",
+    [
+        (
+            "held_out_books: [ACT]\nmeta_books: [MAT]\ndev_chapters: [REV.22]\n",
+            r"books \['REV'\] of this split are not",
+        ),
+        ("held_out_books: [ACT]\n", "no verse .* falls in the 'meta' part .* list some books in meta_books"),
+    ],
+    ids=["unknown book", "no meta books"],
+)
+def test_split_mistakes_are_refused(tmp_path, tiny_base, tiny_bible, split, error):
+    path = tmp_path / "split.yaml"
+    path.write_text(split)
+    with pytest.raises(ValueError, match=error):
+        TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, split=str(path), languages=["Toya"]))

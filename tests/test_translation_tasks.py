@@ -2,7 +2,7 @@
 
 import pytest
 
-from fewshot_nlp.tasks import TranslationTaskSet, read_bible, read_bible_file
+from fewshot_nlp.tasks import BibleSplit, TranslationTaskSet, read_bible, read_bible_file
 from fewshot_nlp.tasks.bible import align_verses
 from fewshot_nlp.tasks.translation import TranslationEpisode
 
@@ -129,6 +129,19 @@ def test_malformed_bible_files(tmp_path):
         read_bible_file(_bible(tmp_path / "ids.xml", [("MAT-1-1", "x")]))
     with pytest.raises(ValueError, match="holds no verses"):
         read_bible_file(_bible(tmp_path / "none.xml", [("b.MAT.1.1", " ")]))
+
+
+def test_bible_split_parts():
+    split = BibleSplit(held_out_books=["ACT"], meta_books=["REV"], dev_chapters=["JOH.21", "REV.22"])
+    parts = [split.part(i) for i in ("b.ACT.1.1", "b.REV.1.1", "b.REV.22.3", "b.JOH.21.1", "b.JOH.20.1", "b.MAT.1.1")]
+    assert parts == ["test", "meta", "dev", "dev", "base", "base"]
+    split.check_books(["b.ACT.1.1", "b.REV.1.1", "b.JOH.1.1"])
+    with pytest.raises(ValueError, match=r"books \['JOH'\] of this split are not in the corpus; its book codes are"):
+        split.check_books(["b.ACT.1.1", "b.REV.1.1", "b.JHN.1.1"])
+    with pytest.raises(ValueError, match=r"books \['ACT'\] are both held out and meta books"):
+        BibleSplit(held_out_books=["ACT"], meta_books=["ACT"])
+    with pytest.raises(ValueError, match="dev chapter 'John 21' must look like 'JOH.21'"):
+        BibleSplit(held_out_books=["ACT"], dev_chapters=["John 21"])
 
 
 def test_align_verses_keeps_only_shared_ids():

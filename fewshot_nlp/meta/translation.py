@@ -72,9 +72,9 @@ class TranslationMetaTrainer(MetaTrainer):
             if leaked:
                 raise ValueError(f"languages {leaked} are evaluation languages of {args.split}; leave them out.")
             if split.dev_chapters:
-                task_set, val_set = split.read_parts(args.data, ("train", "dev"), languages)
+                task_set, val_set = split.read_parts(args.data, ("meta", "dev"), languages)
             else:
-                task_set, val_set = split.read(args.data, "train", languages), None
+                task_set, val_set = split.read(args.data, "meta", languages), None
         self.task_set = task_set
         if val_set is None:  # no meta-val tasks: the last weights are kept
             self.val_episodes = []

@@ -16,6 +16,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 
 from .readers import data_root
 from .translation import TranslationTaskSet
@@ -129,15 +130,33 @@ def verse_book(verse_id: str) -> str:
 class BibleSplit:
     """Which Bible verses and languages each stage may see, so no score rests on memorised verses.
 
-    - ``held_out_books``: excluded from every stage (base, meta-training, adaptation) in every
-      language; all evaluation verses come from them;
-    - ``dev_chapters`` (``"JHN.21"``): model selection during training, never trained on;
-    - ``evaluation_languages``: excluded whole from base training and meta-training.
+    Parts of the verses (:meth:`part`), the same in every language:
+
+    - ``test``: the ``held_out_books``, excluded from every stage (base, meta-training,
+      adaptation); all evaluation verses come from them;
+    - ``dev``: the ``dev_chapters`` (``"JOH.21"``), for model selection, never trained on;
+    - ``meta``: the ``meta_books``, kept out of base training; meta-training and the adaptation
+      of new languages draw from them, so the inner loop meets English the decoder has not
+      memorised;
+    - ``base``: the other books, for base training.
+
+    ``evaluation_languages`` are excluded whole from base training and meta-training.
     """
 
     held_out_books: list[str]
+    meta_books: list[str] = field(default_factory=list)
     dev_chapters: list[str] = field(default_factory=list)
     evaluation_languages: list[str] = field(default_factory=list)
+
+    PARTS: ClassVar[tuple[str, ...]] = ("base", "meta", "dev", "test")
+
+    def __post_init__(self):
+        overlap = sorted(set(self.held_out_books) & set(self.meta_books))
+        if overlap:
+            raise ValueError(f"books {overlap} are both held out and meta books; a book belongs to one part.")
+        for chapter in self.dev_chapters:
+            if not re.fullmatch(r"[0-9A-Z]+\.\d+", str(chapter)):
+                raise ValueError(f"dev chapter {chapter!r} must look like 'JOH.21' (book code, chapter number).")
 
     @classmethod
     def from_yaml(cls, path) -> BibleSplit:
@@ -150,30 +169,45 @@ class BibleSplit:
         return cls(**data)
 
     def part(self, verse_id: str) -> str:
-        """``"test"`` (held-out book), ``"dev"`` (dev chapter) or ``"train"``."""
+        """``"test"`` (held-out book), ``"dev"`` (dev chapter), ``"meta"`` (meta book) or ``"base"``."""
         book, chapter, _ = VERSE_ID.fullmatch(verse_id).groups()
         if book in self.held_out_books:
             return "test"
-        return "dev" if f"{book}.{chapter}" in self.dev_chapters else "train"
+        if f"{book}.{chapter}" in self.dev_chapters:
+            return "dev"
+        return "meta" if book in self.meta_books else "base"
+
+    def check_books(self, verse_ids) -> None:
+        """Refuse book codes the corpus does not use (a typo would silently empty a part)."""
+        books = {verse_book(i) for i in verse_ids}
+        named = set(self.held_out_books) | set(self.meta_books) | {c.split(".")[0] for c in self.dev_chapters}
+        unknown = sorted(named - books)
+        if unknown:
+            raise ValueError(
+                f"books {unknown} of this split are not in the corpus; its book codes are {sorted(books)}."
+            )
 
     def training_languages(self, root=None) -> list[str]:
         return [lang for lang in bible_languages(root) if lang not in self.evaluation_languages]
 
-    def read(self, root=None, part: str = "train", languages=None) -> TranslationTaskSet:
+    def read(self, root=None, part: str = "base", languages=None) -> TranslationTaskSet:
         """The verses of one part; ``languages`` default to the training languages."""
         return self.read_parts(root, (part,), languages)[0]
 
-    def read_parts(self, root=None, parts=("train", "dev"), languages=None) -> list[TranslationTaskSet]:
+    def read_parts(self, root=None, parts=("base", "dev"), languages=None) -> list[TranslationTaskSet]:
         """The verses of several parts, reading the Bible files once."""
-        unknown = [part for part in parts if part not in ("train", "dev", "test")]
+        unknown = [part for part in parts if part not in self.PARTS]
         if unknown:
-            raise ValueError(f"part={unknown[0]!r} must be 'train', 'dev' or 'test'.")
+            raise ValueError(f"part={unknown[0]!r} must be one of {self.PARTS}.")
         languages = self.training_languages(root) if languages is None else languages
         pairs = read_bible(root, languages)
-        found = {self.part(i) for ids in pairs.ids.values() for i in ids}
+        ids = [i for language_ids in pairs.ids.values() for i in language_ids]
+        self.check_books(ids)
+        found = {self.part(i) for i in ids}
         for part in parts:
             if part not in found:
                 raise ValueError(
-                    f"no verse of {languages} falls in the {part!r} part of this split; check its books and chapters."
+                    f"no verse of {languages} falls in the {part!r} part of this split; "
+                    + ("list some books in meta_books." if part == "meta" else "check its books and chapters.")
                 )
         return [pairs.filter_ids(lambda verse_id, part=part: self.part(verse_id) == part) for part in parts]

@@ -6,7 +6,8 @@
 
 No pretrained translator installs on these machines, so the base is trained here, on the
 training languages of ``configs/bible_split.yaml`` (all Bible languages but the evaluation
-ones), without the held-out books (Acts, Hebrews) and the dev chapters. Two variants:
+ones), on the split's base books only: not the held-out books (Acts, Hebrews), not the meta
+books (kept for meta-training and adaptation) and not the dev chapters. Two variants:
 
 - ``marian``: a small Marian transformer trained from scratch, with a unigram tokenizer
   trained on the same verses (the ``tokenizers`` library);
@@ -114,7 +115,7 @@ class BaseTrainer:
         self.output = Path(args.output)
         self.split = BibleSplit.from_yaml(args.split)
         languages = self.split.training_languages(args.data)
-        train, dev = self.split.read_parts(args.data, ("train", "dev"), languages)
+        train, dev = self.split.read_parts(args.data, ("base", "dev"), languages)
         self.pairs = [pair for lang in train.languages for pair in train.pairs[lang]]
         self.dev = sample([pair for lang in dev.languages for pair in dev.pairs[lang]], args.eval_verses, args.seed)
         self.test = {

@@ -86,10 +86,9 @@ def _bible_pairs(spec: dict, root) -> tuple[list, list]:
             f"no Bible file {path}; give data: {{bible: {{file: X.xml}}}} or a language in {folder}."
         )
     aligned = align_verses(read_bible_file(path), read_bible_file(folder / TARGET_FILE))
-    parts = {"train": [], "test": [], "dev": []}
-    for verse_id, source, target in aligned:
-        parts[split.part(verse_id)].append((source, target))
-    return parts["train"], parts["test"]
+    split.check_books(verse_id for verse_id, _, _ in aligned)
+    test = [(source, target) for verse_id, source, target in aligned if split.part(verse_id) == "test"]
+    return [(source, target) for verse_id, source, target in aligned if split.part(verse_id) != "test"], test
 
 
 def load_pairs(config: NewPairConfig) -> tuple[list, list]:
