@@ -14,7 +14,7 @@ same ``--eval-verses`` verses of the held-out books (Acts, Hebrews). Starting po
 - ``fresh``: the base with a new LoRA adapter (peft's initialisation);
 - ``base``: the base alone, no adaptation (one row per language).
 
-Every run uses the same adaptation settings (AdamW, ``--lr``, batch 16, max(100 steps,
+Every run uses the same adaptation settings (AdamW, ``--lr``, batch 16, max(``--min-steps`` (100),
 3 epochs)). Results are kept per run in ``runs/translation-bench/`` (an interrupted benchmark
 resumes) and summarised in docs/results/translation.json, the ``translation`` section of
 docs/benchmarks.md and docs/translation_pairs.png.
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from fewshot_nlp import FewShotTranslator, mean_confidence_interval
 from fewshot_nlp.evaluation import translation_scores
@@ -42,8 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = (100, 500, 2000)
 
 
-def adaptation_steps(pairs: int, batch_size: int = 16) -> int:
-    return max(100, math.ceil(3 * pairs / batch_size))
+def adaptation_steps(pairs: int, min_steps: int = 100, batch_size: int = 16) -> int:
+    """Three epochs, at least ``min_steps``."""
+    return max(min_steps, math.ceil(3 * pairs / batch_size))
 
 
 def start_translator(method: str, args, language: str) -> FewShotTranslator:
@@ -59,7 +61,7 @@ def run_one(method: str, language: str, size: int, seed: int, train, test, args)
     started = time.perf_counter()
     if method != "base":
         chosen = np.random.default_rng([seed, size]).choice(len(train), size, replace=False)
-        steps = adaptation_steps(size)
+        steps = adaptation_steps(size, args.min_steps)
         translator.adapt([train[i] for i in chosen], steps=steps, lr=args.lr, seed=seed, progress=False)
     seconds = time.perf_counter() - started
     hypotheses = translator.translate([s for s, _ in test], beams=args.beams, batch_size=32, progress=False)
@@ -71,7 +73,7 @@ def run_one(method: str, language: str, size: int, seed: int, train, test, args)
         "seed": seed,
         **scores,
         "adapt_seconds": round(seconds, 1),
-        "steps": 0 if method == "base" else adaptation_steps(size),
+        "steps": 0 if method == "base" else adaptation_steps(size, args.min_steps),
     }
 
 
@@ -144,27 +146,48 @@ def main() -> None:
     parser.add_argument("--eval-verses", type=int, default=200)
     parser.add_argument("--beams", type=int, default=1)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--min-steps", type=int, default=100, help="adaptation: 3 epochs, at least this many steps")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "translation-bench")
+    parser.add_argument(
+        "--docs", type=Path, default=ROOT / "docs", help="where benchmarks.md, results/ and the plot go"
+    )
     parser.add_argument("--section", default="translation")
+    parser.add_argument(
+        "--shard",
+        default="0/1",
+        help="I/N: do every N-th run from the I-th (N parallel processes); N=1 also summarises",
+    )
     args = parser.parse_args()
 
+    shard, _, shards = args.shard.partition("/")
+    if not (shard.isdigit() and shards.isdigit() and int(shard) < int(shards)):
+        parser.error(f"--shard {args.shard!r} must be I/N with 0 <= I < N, e.g. 0/4")
+    shard, shards = int(shard), int(shards)
     split = BibleSplit.from_yaml(args.split)
     methods = ["base", "fresh"] + [m for m in ("meta", "joint") if getattr(args, m)]
     args.work.mkdir(parents=True, exist_ok=True)
-    runs = []
+    data, jobs = {}, []
     for language in split.evaluation_languages:
         train, held_out = (part.pairs[language] for part in split.read_parts(args.data, ("meta", "test"), [language]))
         picked = np.random.default_rng(0).choice(len(held_out), min(args.eval_verses, len(held_out)), replace=False)
-        test = [held_out[i] for i in sorted(picked)]
+        data[language] = train, [held_out[i] for i in sorted(picked)]
         for method in methods:
             for size in [0] if method == "base" else [int(s) for s in args.sizes.split(",")]:
-                for seed in range(1 if method == "base" else args.seeds):
-                    path = args.work / f"{language}_{method}_{size}_{seed}.json"
-                    if not path.exists():
-                        result = run_one(method, language, size, seed, train, test, args)
-                        path.write_text(json.dumps(result, indent=1))
-                        print(result, flush=True)
-                    runs.append(json.loads(path.read_text()))
+                jobs += [(language, method, size, seed) for seed in range(1 if method == "base" else args.seeds)]
+
+    def path(job):
+        return args.work / "{}_{}_{}_{}.json".format(*job)
+
+    todo = [job for k, job in enumerate(jobs) if k % shards == shard and not path(job).exists()]
+    for job in tqdm(todo, desc=f"adaptation runs (shard {args.shard})"):
+        language, method, size, seed = job
+        result = run_one(method, language, size, seed, *data[language], args)
+        path(job).with_suffix(".tmp").write_text(json.dumps(result, indent=1))
+        path(job).with_suffix(".tmp").replace(path(job))  # a killed run leaves no half-written result
+        tqdm.write(str(result))
+    if shards > 1:
+        return  # one of several parallel processes: a final run without --shard writes the summary
+    runs = [json.loads(path(job).read_text()) for job in jobs]
 
     rows = summarise(runs)
     meta = {
@@ -179,10 +202,11 @@ def main() -> None:
         "beams": args.beams,
         "lr": args.lr,
     }
-    out = ROOT / "docs" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "translation.json").write_text(json.dumps({**meta, "summary": rows, "runs": runs}, indent=1))
-    plot(rows, ROOT / "docs" / "translation_pairs.png")
+    (args.docs / "results").mkdir(parents=True, exist_ok=True)
+    (args.docs / "results" / "translation.json").write_text(
+        json.dumps({**meta, "summary": rows, "runs": runs}, indent=1)
+    )
+    plot(rows, args.docs / "translation_pairs.png")
     lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}", ""]
     lines += [
         "| language | start | pairs | chrF | 95% CI | BLEU | seeds | adapt s |",
@@ -197,7 +221,7 @@ def main() -> None:
     lines += ["", "![chrF against adaptation pairs](translation_pairs.png)"]
     from classifier import write_section  # bench/classifier.py
 
-    write_section(ROOT / "docs" / "benchmarks.md", args.section, "\n".join(lines))
+    write_section(args.docs / "benchmarks.md", args.section, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -136,3 +136,44 @@ def test_split_mistakes_are_refused(tmp_path, tiny_base, tiny_bible, split, erro
     path.write_text(split)
     with pytest.raises(ValueError, match=error):
         TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, split=str(path), languages=["Toya"]))
+
+
+def test_translation_benchmark_runs_in_shards_and_summarises(tmp_path, tiny_base, tiny_bible):
+    """bench/translation.py on the tiny Bible: two parallel shards share the runs, a plain run
+    only summarises them; results, section and plot land in --docs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "translation.py"
+    FewShotTranslator.from_pretrained(tiny_base, lora={"r": 4}).save_pretrained(tmp_path / "meta")
+    common = [sys.executable, str(bench), "--data", str(tiny_bible), "--split", str(tiny_bible / "split.yaml")]
+    common += ["--base", tiny_base, "--meta", str(tmp_path / "meta"), "--sizes", "4,8", "--seeds", "2"]
+    common += [
+        "--eval-verses",
+        "3",
+        "--min-steps",
+        "2",
+        "--work",
+        str(tmp_path / "runs"),
+        "--docs",
+        str(tmp_path / "docs"),
+    ]
+    bad = subprocess.run(common + ["--shard", "2/2"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--shard '2/2' must be I/N" in bad.stderr
+    for shard in ("0/2", "1/2"):
+        subprocess.run(common + ["--shard", shard], check=True, capture_output=True)
+    runs = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
+    assert len(runs) == 1 + 2 * 2 * 2 and "Toyc_base_0_0.json" in runs  # base once, fresh and meta 2 sizes x 2 seeds
+    assert not (tmp_path / "docs").exists()  # shards never summarise
+    subprocess.run(common, check=True, capture_output=True)
+    summary = json.loads((tmp_path / "docs" / "results" / "translation.json").read_text())["summary"]
+    assert {(r["method"], r["pairs"], r["seeds"]) for r in summary} == {
+        ("base", 0, 1),
+        ("fresh", 4, 2),
+        ("fresh", 8, 2),
+        ("meta", 4, 2),
+        ("meta", 8, 2),
+    }
+    assert "| Toyc | meta | 8 |" in (tmp_path / "docs" / "benchmarks.md").read_text()
+    assert (tmp_path / "docs" / "translation_pairs.png").stat().st_size > 0

@@ -398,7 +398,7 @@ def _file_safe(task_name: str) -> str:
 
 
 def _process_device() -> str | None:
-    """One GPU per process under torchrun; None (CPU, or the only GPU) otherwise."""
+    """One GPU per process under torchrun; None otherwise (the model picks the GPU if there is one, else CPU)."""
     local = os.environ.get("LOCAL_RANK")
     return f"cuda:{local}" if local is not None and torch.cuda.is_available() else None
 

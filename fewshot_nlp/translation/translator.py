@@ -173,7 +173,7 @@ class FewShotTranslator(
         For a saved translator the base named in its config is loaded (``base_model`` points
         elsewhere, e.g. a local copy) and must be the one the adapter was trained on; the
         language arguments, if given, override the saved ones (e.g. a meta-learned adapter
-        about to learn a new pair).
+        about to learn a new pair). ``device`` defaults to the GPU when there is one.
         """
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -195,8 +195,7 @@ class FewShotTranslator(
                 "(with the network, or cached), or a local folder such as the one recipes/translation/"
                 f"build_base.py writes. ({error.__class__.__name__}: {str(error).splitlines()[0]})"
             ) from error
-        if device is not None:
-            model.to(device)
+        model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if not folder:
             return cls(
                 model,
