@@ -197,3 +197,30 @@ def build_tiny_seq2seq(folder, seed=0, special_tokens=()) -> str:
 def tiny_base(tmp_path_factory):
     """Path of a tiny seq2seq base model (see :func:`build_tiny_seq2seq`)."""
     return build_tiny_seq2seq(tmp_path_factory.mktemp("tiny-marian"))
+
+
+WORDS = {"Toya": lambda s: s, "Toyb": lambda s: s[::-1], "Toyc": lambda s: s.upper()}  # three "languages"
+
+
+@pytest.fixture(scope="session")
+def tiny_bible(tmp_path_factory):
+    """data/bible with English and three toy languages (Toyc for evaluation): MRK (base books),
+    MAT (meta books), JHN.21 (dev), ACT (held out)."""
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "bible"
+    folder.mkdir()
+    verses = [(f"b.MAT.1.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS * 3)]
+    verses += [(f"b.MRK.1.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS)]
+    verses += [(f"b.JHN.21.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS)]
+    verses += [(f"b.ACT.1.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS)]
+
+    def write(name, side):
+        segments = "\n".join(f'<seg id="{v}" type="verse">{side(p)}</seg>' for v, p in verses)
+        (folder / name).write_text(f"<cesDoc><text><body>\n{segments}\n</body></text></cesDoc>\n")
+
+    write("English-KJV-NT.xml", lambda p: p[1])
+    for language, spell in WORDS.items():
+        write(f"{language}-NT.xml", lambda p, spell=spell: spell(p[0]))
+    split = root / "split.yaml"
+    split.write_text("held_out_books: [ACT]\nmeta_books: [MAT]\ndev_chapters: [JHN.21]\nevaluation_languages: [Toyc]\n")
+    return root

@@ -1,4 +1,4 @@
-"""Meta-training over language pairs, on a tiny Marian base and a tiny Bible written here."""
+"""Meta-training over language pairs, on a tiny Marian base and the tiny Bible (conftest)."""
 
 from __future__ import annotations
 
@@ -11,30 +11,7 @@ from conftest import TOY_PAIRS
 from fewshot_nlp import FewShotTranslator
 from fewshot_nlp.cli import load_training_arguments, main
 from fewshot_nlp.meta import TranslationMetaTrainer, TranslationMetaTrainingArguments
-
-WORDS = {"Toya": lambda s: s, "Toyb": lambda s: s[::-1], "Toyc": lambda s: s.upper()}  # three "languages"
-
-
-@pytest.fixture(scope="module")
-def tiny_bible(tmp_path_factory):
-    """data/bible with English and three toy languages: MAT (meta books), JHN.21 (dev), ACT (held out)."""
-    root = tmp_path_factory.mktemp("data")
-    folder = root / "bible"
-    folder.mkdir()
-    verses = [(f"b.MAT.1.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS * 3)]
-    verses += [(f"b.JHN.21.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS)]
-    verses += [(f"b.ACT.1.{i + 1}", pair) for i, pair in enumerate(TOY_PAIRS)]
-
-    def write(name, side):
-        segments = "\n".join(f'<seg id="{v}" type="verse">{side(p)}</seg>' for v, p in verses)
-        (folder / name).write_text(f"<cesDoc><text><body>\n{segments}\n</body></text></cesDoc>\n")
-
-    write("English-KJV-NT.xml", lambda p: p[1])
-    for language, spell in WORDS.items():
-        write(f"{language}-NT.xml", lambda p, spell=spell: spell(p[0]))
-    split = root / "split.yaml"
-    split.write_text("held_out_books: [ACT]\nmeta_books: [MAT]\ndev_chapters: [JHN.21]\nevaluation_languages: [Toyc]\n")
-    return root
+from fewshot_nlp.meta.checkpoint import CheckpointError
 
 
 def _args(tmp_path, tiny_base, tiny_bible, **overrides):
@@ -84,6 +61,11 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, tiny_base, tiny_bible)
     resumed.train(resume=True)
     for name, parameter in straight.meta_parameters.items():
         torch.testing.assert_close(resumed.meta_parameters[name], parameter)
+    edited = tmp_path / "edited.yaml"  # same path setting, other content: the old run is refused
+    edited.write_text((tiny_bible / "split.yaml").read_text().replace("[JHN.21]", "[JHN.21, MAT.9]"))
+    trainer = TranslationMetaTrainer(_args(tmp_path / "b", tiny_base, tiny_bible, split=str(edited)))
+    with pytest.raises(CheckpointError, match="split"):
+        trainer.train(resume=True)
 
 
 def test_evaluation_languages_are_refused_and_configs_checked(tmp_path, tiny_base, tiny_bible):

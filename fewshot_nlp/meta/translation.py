@@ -39,6 +39,12 @@ class TranslationMetaTrainingArguments(BaseMetaTrainingArguments):
     PROBLEM: ClassVar[str] = "translation"
     COUNTS: ClassVar[tuple[str, ...]] = ("support", "query", "max_length")
 
+    def fingerprint(self) -> dict:
+        """The split's content, not its path: an edited split file must not resume an old run."""
+        from ..tasks import BibleSplit
+
+        return {**super().fingerprint(), "split": dataclasses.asdict(BibleSplit.from_yaml(self.split))}
+
 
 class TranslationMetaTrainer(MetaTrainer):
     """Writes a folder that ``FewShotTranslator.from_pretrained`` loads: the meta-learned adapter.

@@ -86,7 +86,9 @@ class BaseTrainingArguments:
 
     def fingerprint(self) -> dict:
         skip = {"output", "data", "max_steps", "max_minutes", "checkpoint_every", "eval_every", "eval_verses"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        fingerprint = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        fingerprint["split"] = dataclasses.asdict(BibleSplit.from_yaml(self.split))  # its content, not its path
+        return fingerprint
 
 
 def build(args: BaseTrainingArguments, train_pairs: list[tuple[str, str]], tokenizer=None):
