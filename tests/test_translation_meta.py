@@ -120,42 +120,45 @@ def test_split_mistakes_are_refused(tmp_path, tiny_base, tiny_bible, split, erro
         TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, split=str(path), languages=["Toya"]))
 
 
-def test_translation_benchmark_runs_in_shards_and_summarises(tmp_path, tiny_base, tiny_bible):
-    """bench/translation.py on the tiny Bible: two parallel shards share the runs, a plain run
-    only summarises them; results, section and plot land in --docs."""
+def test_translation_pipeline_runs_every_stage_and_resumes(tmp_path, tiny_base, tiny_bible):
+    """bench/translation_pipeline.sh on the tiny Bible with 2 shards: base, both adapters,
+    benchmark shards (bench/translation.py --shard) and summary; a second run finds every stage
+    done and only summarises again."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parents[1] / "bench" / "translation.py"
-    FewShotTranslator.from_pretrained(tiny_base, lora={"r": 4}).save_pretrained(tmp_path / "meta")
-    common = [sys.executable, str(bench), "--data", str(tiny_bible), "--split", str(tiny_bible / "split.yaml")]
-    common += ["--base", tiny_base, "--meta", str(tmp_path / "meta"), "--sizes", "4,8", "--seeds", "2"]
-    common += [
-        "--eval-verses",
-        "3",
-        "--min-steps",
-        "2",
-        "--work",
-        str(tmp_path / "runs"),
-        "--docs",
-        str(tmp_path / "docs"),
-    ]
-    bad = subprocess.run(common + ["--shard", "2/2"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "--shard '2/2' must be I/N" in bad.stderr
-    for shard in ("0/2", "1/2"):
-        subprocess.run(common + ["--shard", shard], check=True, capture_output=True)
-    runs = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
-    assert len(runs) == 1 + 2 * 2 * 2 and "Toyc_base_0_0.json" in runs  # base once, fresh and meta 2 sizes x 2 seeds
-    assert not (tmp_path / "docs").exists()  # shards never summarise
-    subprocess.run(common, check=True, capture_output=True)
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "WORK": str(tmp_path / "runs"),
+        "SPLIT": str(tiny_bible / "split.yaml"),
+        "SHARDS": "2",
+        "META_STEPS": "2",
+        "BASE_FLAGS": f"--tokenizer {tiny_base} --d-model 16 --layers 1 --heads 2 --ffn-dim 32 --max-length 32 "
+        "--batch-size 4 --warmup-steps 2 --max-steps 3 --eval-verses 3",
+        "META_FLAGS": "support=4 query=4 meta_batch_size=2 eval_every=2 eval_episodes=2 max_length=32",
+        "BENCH_FLAGS": f"--sizes 4 --seeds 2 --eval-verses 3 --min-steps 2 --docs {tmp_path / 'docs'}",
+    }
+    script = [str(root / "bench" / "translation_pipeline.sh"), str(tiny_bible)]
+    first = subprocess.run(["bash", *script], cwd=root, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    runs = tmp_path / "runs"
+    assert json.loads((runs / "base-marian" / "build_report.json").read_text())["steps"] == 3
+    fomaml, joint = (FewShotTranslator.from_pretrained(runs / f"translation-{a}") for a in ("fomaml", "joint"))
+    assert (fomaml.meta_training["steps_run"], joint.meta_training["steps_run"]) == (2, 4)  # joint: same compute
     summary = json.loads((tmp_path / "docs" / "results" / "translation.json").read_text())["summary"]
     assert {(r["method"], r["pairs"], r["seeds"]) for r in summary} == {
         ("base", 0, 1),
         ("fresh", 4, 2),
-        ("fresh", 8, 2),
         ("meta", 4, 2),
-        ("meta", 8, 2),
+        ("joint", 4, 2),
     }
-    assert "| Toyc | meta | 8 |" in (tmp_path / "docs" / "benchmarks.md").read_text()
-    assert (tmp_path / "docs" / "translation_pairs.png").stat().st_size > 0
+    again = subprocess.run(["bash", *script], cwd=root, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "marian base" not in again.stderr and "meta-train" not in again.stderr
+    bad = subprocess.run(
+        [sys.executable, str(root / "bench" / "translation.py"), "--shard", "2/2"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "--shard '2/2' must be I/N with 0 <= I < N" in bad.stderr

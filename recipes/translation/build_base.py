@@ -15,10 +15,12 @@ books (kept for meta-training and adaptation) and not the dev chapters. Two vari
   cross-attention), fine-tuned whole; bound to MiniLM's English uncased vocabulary.
 
 Checkpoints (weights, optimiser, RNG, step) are written atomically every ``--checkpoint-every``
-steps; ``--max-minutes`` stops cleanly (the run then resumes with ``--resume``). The output
-folder loads with ``FewShotTranslator.from_pretrained`` and holds ``build_report.json``: dev
-chrF/BLEU on the training languages and zero-shot chrF/BLEU on the held-out books of the
-evaluation languages (languages the base never saw).
+steps; ``--max-minutes`` stops cleanly once the run has trained that long in total, resumptions
+included (raise it and pass ``--resume`` to train on). The output folder loads with
+``FewShotTranslator.from_pretrained`` and holds ``build_report.json``: dev chrF/BLEU on the
+training languages and zero-shot chrF/BLEU on the held-out books of the evaluation languages
+(languages the base never saw). The tokenizer is trained once and kept in ``OUTPUT/tokenizer``
+(the unigram trainer is not deterministic, so a resumed run must reuse it).
 """
 
 from __future__ import annotations
@@ -215,7 +217,7 @@ class BaseTrainer:
         args = self.args
         self.model.train()
         started = time.perf_counter() - self.seconds
-        deadline = None if args.max_minutes is None else time.perf_counter() + 60 * args.max_minutes
+        deadline = None if args.max_minutes is None else started + 60 * args.max_minutes  # in total, resumptions too
         bar = tqdm(total=args.max_steps, initial=self.step, desc=f"{args.variant} base")
         running = None
         while self.step < args.max_steps:
