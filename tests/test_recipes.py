@@ -165,3 +165,24 @@ def test_build_base_trains_on_base_books_resumes_identically_and_loads(tmp_path,
     assert report["training_pairs"] == 2 * len(TOY_PAIRS)  # the base books (MRK) only: not MAT, JHN.21 or ACT
     assert set(report["scores"]) == {"dev (training languages)", "Toyc held-out books, zero-shot"}
     FewShotTranslator.from_pretrained(tmp_path / "straight").translate(["hello"], max_new_tokens=4)
+
+
+def test_new_pair_bible_source_scores_on_held_out_books_only(tmp_path, tiny_bible):
+    from conftest import TOY_PAIRS
+    from new_language_pair import NewPairConfig, load_pairs
+
+    spec = {"language": "Toyc", "root": str(tiny_bible), "split": str(tiny_bible / "split.yaml")}
+    config = NewPairConfig(output=str(tmp_path), data={"bible": spec}, train_pairs=20, eval_pairs=5)
+    train, held_out = load_pairs(config)
+    assert len(train) == 20 and len(held_out) == 5
+    all_train = (
+        len(TOY_PAIRS) * 5
+    )  # every book but ACT (held out): MAT holds the toy pairs 3 times, MRK and JHN.21 once
+    config = NewPairConfig(output=str(tmp_path), data={"bible": spec}, train_pairs=all_train + 1)
+    with pytest.raises(ValueError, match=f"only {all_train} pairs are left for adaptation"):
+        load_pairs(config)
+    other = tmp_path / "split.yaml"
+    other.write_text("held_out_books: [REV]\n")
+    config = NewPairConfig(output=str(tmp_path), data={"bible": {**spec, "split": str(other)}})
+    with pytest.raises(ValueError, match=r"no verse of the held-out books \['REV'\] .* its books are \['ACT', 'JHN'"):
+        load_pairs(config)
