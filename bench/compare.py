@@ -32,6 +32,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
+from report import DATASET_NAMES, ORDER, TRAINING, write_report  # bench/report.py: names, tables, plots
 
 from fewshot_nlp import FewShotClassifier, SentenceEncoder, __version__
 from fewshot_nlp.encoders import resolve_encoder
@@ -40,19 +41,9 @@ from fewshot_nlp.tasks import EpisodeSampler, load_class_split, load_task_set
 from fewshot_nlp.tasks.episodes import load_episodes, save_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = {"clinc150": "CLINC150", "banking77": "BANKING77"}
+DATASETS = DATASET_NAMES
 SETTINGS = {"5w1s": (5, 1), "5w5s": (5, 5), "all5s": (None, 5), "all8s": (None, 8)}
-# key: trains per episode? (names in tables: bench/report.py LABELS)
-METHODS = {
-    "zeroshot": False,
-    "prototypes": False,
-    "mixture": False,
-    "protonet": False,
-    "logreg": False,
-    "fomaml": True,
-    "setfit": True,
-    "finetune": True,
-}
+METHODS = {key: key in TRAINING for key in ORDER}  # key: trains per episode?
 
 
 def held_out_task_sets(data: str) -> dict:
@@ -247,8 +238,6 @@ def main() -> None:
                 episodes, digest = frozen_episodes(task_sets[dataset], dataset, setting, n, args.work / "episodes")
                 for key in chosen["methods"]:
                     run_cell(key, dataset, setting, task_sets[dataset], episodes, digest, encoders, args)
-    from report import write_report  # bench/report.py
-
     write_report(args.work / "cells", metadata(args))
 
 

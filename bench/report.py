@@ -25,6 +25,7 @@ LABELS = {
     "setfit": "SetFit (README defaults)",
     "finetune": "full fine-tuning",
 }
+TRAINING = {"fomaml", "setfit", "finetune"}  # methods that train per episode: fewer episodes
 SETTING_ORDER = ["5w1s", "5w5s", "all5s", "all8s"]
 DATASET_NAMES = {"clinc150": "CLINC150", "banking77": "BANKING77"}
 
@@ -84,6 +85,31 @@ def _table(rows: list[dict], with_times: bool) -> list[str]:
             cpu = "" if r["adapt_cpu_seconds"] is None else f"{r['adapt_cpu_seconds']:.3f}"
             line += f" {r['adapt_seconds']:.3f} | {cpu} | {r['predict_ms_per_text']:.2f} | {r['timed_episodes']} |"
         lines.append(line)
+    return lines
+
+
+def run_time_table(rows: list[dict], planned: dict[str, int], queries_per_class: int = 15) -> list[str]:
+    """What a full rerun of bench/compare.py costs per method on this machine, from the median
+    times x the episodes it runs uncached (the cached accuracy episodes take seconds)."""
+    lines = [
+        "| method | settings measured | uncached episodes per setting | estimated minutes |",
+        "|---|---|---|---|",
+    ]
+    total = 0.0
+    for key in ORDER:
+        measured = [r for r in rows if r["key"] == key and r["adapt_seconds"] is not None]
+        if not measured:
+            continue
+        episodes = planned[key]
+        seconds = sum(
+            episodes * (r["adapt_seconds"] + r["predict_ms_per_text"] / 1000 * r["way"] * queries_per_class)
+            for r in measured
+        )
+        total += seconds
+        lines.append(
+            f"| {LABELS[key]} | {len(measured)} of {len(SETTING_ORDER) * 2} | {episodes} | {seconds / 60:.1f} |"
+        )
+    lines.append(f"| all of the above | | | {total / 60:.1f} |")
     return lines
 
 
@@ -189,6 +215,16 @@ def write_report(cells: Path, metadata: dict) -> None:
             *_table(paired, with_times=False),
             "",
         ]
+    settings = metadata["settings"]
+    planned = {k: settings["episodes_expensive"] if k in TRAINING else settings["timing_episodes"] for k in ORDER}
+    lines += [
+        "Time a full rerun needs on this machine, estimated from the median times above: methods that "
+        "train run every episode uncached; the others run their accuracy episodes on cached embeddings "
+        "(seconds) and their timed episodes uncached:",
+        "",
+        *run_time_table(rows, planned),
+        "",
+    ]
     lines += [f"![{name}]({name})" for name in plots]
     write_section(docs / "benchmarks.md", "compare", "\n".join(lines))
     print(f"wrote docs/results/compare.json, docs/benchmarks.md (compare), {', '.join('docs/' + p for p in plots)}")
