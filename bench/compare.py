@@ -41,14 +41,12 @@ from fewshot_nlp.tasks import EpisodeSampler, load_class_split, load_task_set
 from fewshot_nlp.tasks.episodes import load_episodes, save_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = DATASET_NAMES
 SETTINGS = {"5w1s": (5, 1), "5w5s": (5, 5), "all5s": (None, 5), "all8s": (None, 8)}
-METHODS = {key: key in TRAINING for key in ORDER}  # key: trains per episode?
 
 
 def held_out_task_sets(data: str) -> dict:
     sets = {}
-    for name in DATASETS:
+    for name in DATASET_NAMES:
         test_classes = load_class_split(ROOT / "bench" / "class_splits" / f"{name}.json")["test"]
         sets[name] = load_task_set(name, data, split="test").subset(test_classes)
     return sets
@@ -75,7 +73,7 @@ def _load_meta_trained(path: str, algorithm: str):
     model = FewShotClassifier.from_pretrained(path)
     if model.meta_training["algorithm"] != algorithm:
         raise SystemExit(f"{path} was trained with {model.meta_training['algorithm']}, not {algorithm}.")
-    for name in DATASETS:
+    for name in DATASET_NAMES:
         trained = model.meta_training["class_split"].get(name)
         held_out = load_class_split(ROOT / "bench" / "class_splits" / f"{name}.json")["test"]
         if trained is not None and set(trained["train"]) & set(held_out):
@@ -122,7 +120,7 @@ def build_method(key: str, encoder, descriptions: dict, args):
         return SetFitMethod(body)
     if key == "finetune":
         return FineTuning(body)
-    raise ValueError(f"unknown method {key!r}; choose from {sorted(METHODS)}.")
+    raise ValueError(f"unknown method {key!r}; choose from {ORDER}.")
 
 
 def run_episode(adapt, episode) -> dict:
@@ -163,9 +161,9 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
         way, shot = episodes[0].way, 0 if key == "zeroshot" else SETTINGS[setting][1]
         cell = {"method": key, "dataset": dataset, "setting": setting, "way": way, "shot": shot}
         cell |= {"episodes_sha256": digest, "accuracy": [], "timing": []}
-    expensive = METHODS[key]
+    expensive = key in TRAINING
     n = min(len(episodes), args.episodes_expensive if expensive else args.episodes)
-    label = f"{DATASETS[dataset]} {setting} {key}"
+    label = f"{DATASET_NAMES[dataset]} {setting} {key}"
     if args.retime:  # measure times again, on a quiet machine, without touching the accuracies
         raw = args.protonet_model.encoder if key == "protonet" else encoders["frozen"].encoder
         method = build_method(key, raw, task_set.descriptions, args)
@@ -198,8 +196,8 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
-    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--methods", default=",".join(ORDER), help=f"comma-separated subset of {','.join(ORDER)}")
+    parser.add_argument("--datasets", default=",".join(DATASET_NAMES))
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--episodes", type=int, default=600, help="episodes for methods without training")
     parser.add_argument("--episodes-expensive", type=int, default=30, help="episodes for methods that train")
@@ -218,7 +216,7 @@ def main() -> None:
         "datasets": args.datasets.split(","),
         "settings": args.settings.split(","),
     }
-    for kind, known in (("methods", METHODS), ("datasets", DATASETS), ("settings", SETTINGS)):
+    for kind, known in (("methods", ORDER), ("datasets", DATASET_NAMES), ("settings", SETTINGS)):
         unknown = set(chosen[kind]) - set(known)
         if unknown:
             parser.error(f"unknown {kind} {sorted(unknown)}; choose from {','.join(known)}")

@@ -167,8 +167,9 @@ def main() -> None:
     methods = ["base", "fresh"] + [m for m in ("meta", "joint") if getattr(args, m)]
     args.work.mkdir(parents=True, exist_ok=True)
     data, jobs = {}, []
+    meta, test = split.read_parts(args.data, ("meta", "test"), split.evaluation_languages)  # English read once
     for language in split.evaluation_languages:
-        train, held_out = (part.pairs[language] for part in split.read_parts(args.data, ("meta", "test"), [language]))
+        train, held_out = meta.pairs[language], test.pairs[language]
         picked = np.random.default_rng(0).choice(len(held_out), min(args.eval_verses, len(held_out)), replace=False)
         data[language] = train, [held_out[i] for i in sorted(picked)]
         for method in methods:

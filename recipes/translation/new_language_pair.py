@@ -86,14 +86,16 @@ def _bible_pairs(spec: dict, root) -> tuple[list, list]:
             f"no Bible file {path}; give data: {{bible: {{file: X.xml}}}} or a language in {folder}."
         )
     aligned = align_verses(read_bible_file(path), read_bible_file(folder / TARGET_FILE))
-    test = [(source, target) for verse_id, source, target in aligned if split.part(verse_id) == "test"]
+    train, test = [], []
+    for verse_id, source, target in aligned:
+        (test if split.part(verse_id) == "test" else train).append((source, target))
     if not test:  # only the held-out books matter here: a partial Bible is fine if it has them
         books = sorted({verse_book(verse_id) for verse_id, _, _ in aligned})
         raise ValueError(
             f"{path} has no verse of the held-out books {split.held_out_books} that scores come from; "
             f"its books are {books}: name some of them in held_out_books of a split file (data: {{bible: {{split: ...}}}})."
         )
-    return [(source, target) for verse_id, source, target in aligned if split.part(verse_id) != "test"], test
+    return train, test
 
 
 def load_pairs(config: NewPairConfig) -> tuple[list, list]:
