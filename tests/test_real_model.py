@@ -33,6 +33,9 @@ def test_prototypes_5way_5shot(minilm, clinc_test):
     result = evaluate_episodes(lambda enc, ep: FewShotClassifier(enc), episodes, minilm, progress=False)
     assert result.episodes == 200
     assert result.accuracy >= 0.97, result
+    # per-episode accuracies, in episode order, for paired comparisons of methods
+    assert len(result.per_episode) == 200 and min(result.per_episode) < 1.0
+    assert sum(result.per_episode) / 200 == pytest.approx(result.accuracy)
 
 
 def test_zero_shot_from_label_names_5way(minilm, clinc_test):
