@@ -7,6 +7,7 @@ the models' class split (all models must share it); a corpus no model trained on
 BANKING77 for models trained on CLINC150 alone) is used whole: an intent set never seen. Settings: 5-way 1-shot and
 5-shot (``--episodes``, 600), all classes at once with 5 shots (``--episodes-all``, 50).
 Reference rows use the frozen embedded MiniLM: prototypes, zero-shot descriptions, mixture.
+Every other row also gives its paired difference to frozen prototypes on the same episodes.
 FOMAML models are also run with test-time adaptation (``--adapt-steps``), on fewer episodes
 (``--adapt-episodes`` / ``--adapt-episodes-all``) because every episode then trains.
 Writes docs/results/meta.json and the ``meta`` section of docs/benchmarks.md.
@@ -56,7 +57,13 @@ def paired_difference(accuracies: list[float], reference: list[float]) -> tuple[
     return mean_confidence_interval([a - r for a, r in zip(accuracies, reference)])
 
 
-def evaluate(name, model, task_set, episodes, adapt_steps=0, labels=None, use_support=True, reference=None) -> dict:
+def evaluate(
+    name, model, task_set, episodes, adapt_steps=0, labels=None, use_support=True, reference=None
+) -> tuple[dict, list[float]]:
+    """The table row and the per-episode accuracies. With ``reference`` (the per-episode accuracies
+    of frozen prototypes on the same episodes, possibly more of them: the first ones pair up),
+    the row also holds the paired difference."""
+
     def make(encoder, episode):
         classifier = FewShotClassifier(encoder, metric=model.head.metric, temperature=model.head.temperature)
         classifier.meta_training = model.meta_training
