@@ -15,7 +15,9 @@ regression) run ``--episodes`` (600) episodes on cached embeddings; their adapta
 prediction times are measured separately, without the cache, on the first ``--timing-episodes``.
 Methods that train per episode (fomaml with test-time adaptation, SetFit, fine-tuning) run the
 first ``--episodes-expensive`` (30) of the same episodes, timed as they run. Per-episode results
-are kept in ``runs/compare/cells/`` after every episode, so an interrupted run loses nothing.
+are kept in ``runs/compare/cells/`` after every episode, so an interrupted run loses nothing; a
+cell is tied to its episodes and, for meta-trained methods, to the model's weights (another
+model reruns the cell instead of resuming it).
 Writes docs/results/compare.json, the ``compare`` section of docs/benchmarks.md and two plots.
 """
 
@@ -79,6 +81,14 @@ def _load_meta_trained(path: str, algorithm: str):
         if trained is not None and set(trained["train"]) & set(held_out):
             raise SystemExit(f"{path} trained on {name} classes that this benchmark holds out; use its class split.")
     return model
+
+
+def model_digest(path: str) -> str:
+    """Identifies a meta-trained model by its weights, so a cell is never resumed with another one."""
+    digest = hashlib.sha256()
+    for tensors in sorted(Path(path).glob("*.safetensors")):
+        digest.update(tensors.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def build_method(key: str, encoder, descriptions: dict, args):
@@ -157,10 +167,13 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
     path = args.work / "cells" / f"{dataset}__{setting}__{key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     cell = json.loads(path.read_text()) if path.exists() else {}
-    if cell.get("episodes_sha256") != digest:
+    model = args.model_digests.get(key)  # None for methods without a meta-trained model
+    if cell.get("episodes_sha256") != digest or cell.get("model_sha256") != model:
+        if cell.get("accuracy"):
+            print(f"{path}: other episodes or another {key} model; its results are replaced", flush=True)
         way, shot = episodes[0].way, 0 if key == "zeroshot" else SETTINGS[setting][1]
         cell = {"method": key, "dataset": dataset, "setting": setting, "way": way, "shot": shot}
-        cell |= {"episodes_sha256": digest, "accuracy": [], "timing": []}
+        cell |= {"episodes_sha256": digest, "model_sha256": model, "accuracy": [], "timing": []}
     expensive = key in TRAINING
     n = min(len(episodes), args.episodes_expensive if expensive else args.episodes)
     label = f"{DATASET_NAMES[dataset]} {setting} {key}"
@@ -225,6 +238,9 @@ def main() -> None:
         torch.manual_seed(0)
         args.protonet_model = _load_meta_trained(args.protonet, "protonet") if "protonet" in chosen["methods"] else None
         args.fomaml_model = _load_meta_trained(args.fomaml, "fomaml") if "fomaml" in chosen["methods"] else None
+        args.model_digests = {
+            key: model_digest(getattr(args, key)) for key in ("protonet", "fomaml") if key in chosen["methods"]
+        }
         task_sets = held_out_task_sets(args.data)
         for dataset in chosen["datasets"]:
             texts = task_sets[dataset].texts_and_labels()[0]
