@@ -124,20 +124,19 @@ def main() -> None:
             episodes = EpisodeSampler(task_set, way=way, shot=shot, query=15, seed=0).sample(n)
             row, reference = evaluate("frozen prototypes", frozen, task_set, episodes)
             rows.append(row)
-            compared = {"reference": reference}
-            rows.append(
-                evaluate("frozen mixture (descriptions)", frozen, task_set, episodes, labels=True, **compared)[0]
-            )
+            name = "frozen mixture (descriptions)"
+            rows.append(evaluate(name, frozen, task_set, episodes, labels=True, reference=reference)[0])
             if shot == 5:
                 name = "frozen zero-shot (descriptions)"
-                rows.append(evaluate(name, frozen, task_set, episodes, 0, True, False, **compared)[0])
+                rows.append(evaluate(name, frozen, task_set, episodes, 0, True, False, reference)[0])
             for path, model in models.items():
                 algorithm = model.meta_training["algorithm"]
                 name = f"{algorithm} prototypes ({Path(path).name})"
-                rows.append(evaluate(name, model, task_set, episodes, **compared)[0])
+                rows.append(evaluate(name, model, task_set, episodes, reference=reference)[0])
                 if algorithm == "fomaml" and args.adapt_steps:
                     name = f"{algorithm} + {args.adapt_steps} adaptation steps ({Path(path).name})"
-                    rows.append(evaluate(name, model, task_set, episodes[:n_adapt], args.adapt_steps, **compared)[0])
+                    adapted = episodes[:n_adapt]
+                    rows.append(evaluate(name, model, task_set, adapted, args.adapt_steps, reference=reference)[0])
         results[data_name] = rows
 
     meta = {
