@@ -17,7 +17,8 @@ same ``--eval-verses`` verses of the held-out books (Acts, Hebrews). Starting po
 Every run uses the same adaptation settings (AdamW, ``--lr``, batch 16, max(``--min-steps`` (100),
 3 epochs)). Results are kept per run in ``runs/translation-bench/`` (an interrupted benchmark
 resumes) and summarised in docs/results/translation.json, the ``translation`` section of
-docs/benchmarks.md and docs/translation_pairs.png.
+docs/benchmarks.md and docs/translation_pairs.png. Runs go seed by seed, smallest size first, so
+a benchmark stopped part way holds whole comparisons; ``--report`` summarises those (marked partial).
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ def main() -> None:
         default="0/1",
         help="I/N: do every N-th run from the I-th (N parallel processes); N=1 also summarises",
     )
+    parser.add_argument(
+        "--report", action="store_true", help="run nothing: summarise the finished runs (a partial table says so)"
+    )
     args = parser.parse_args()
 
     shard, _, shards = args.shard.partition("/")
@@ -176,10 +180,13 @@ def main() -> None:
             for size in [0] if method == "base" else [int(s) for s in args.sizes.split(",")]:
                 jobs += [(language, method, size, seed) for seed in range(1 if method == "base" else args.seeds)]
 
+    # seed-major, smallest size first: a benchmark stopped part way holds whole comparisons
+    jobs.sort(key=lambda job: (job[3], job[2], job[0], methods.index(job[1])))
+
     def path(job):
         return args.work / "{}_{}_{}_{}.json".format(*job)
 
-    todo = [job for k, job in enumerate(jobs) if k % shards == shard and not path(job).exists()]
+    todo = [] if args.report else [j for k, j in enumerate(jobs) if k % shards == shard and not path(j).exists()]
     for job in tqdm(todo, desc=f"adaptation runs (shard {args.shard})"):
         language, method, size, seed = job
         result = run_one(method, language, size, seed, *data[language], args)
@@ -188,7 +195,7 @@ def main() -> None:
         tqdm.write(str(result))
     if shards > 1:
         return  # one of several parallel processes: a final run without --shard writes the summary
-    runs = [json.loads(path(job).read_text()) for job in jobs]
+    runs = [json.loads(path(job).read_text()) for job in jobs if path(job).exists()]
 
     rows = summarise(runs)
     meta = {
@@ -202,13 +209,17 @@ def main() -> None:
         "eval_verses": args.eval_verses,
         "beams": args.beams,
         "lr": args.lr,
+        "runs_done": len(runs),
+        "runs_planned": len(jobs),
     }
     (args.docs / "results").mkdir(parents=True, exist_ok=True)
     (args.docs / "results" / "translation.json").write_text(
         json.dumps({**meta, "summary": rows, "runs": runs}, indent=1)
     )
     plot(rows, args.docs / "translation_pairs.png")
-    lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}", ""]
+    lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}  "]
+    partial = " (PARTIAL: the seeds column says which rows are incomplete)" if len(runs) < len(jobs) else ""
+    lines += [f"Runs: {len(runs)} of {len(jobs)} planned{partial}", ""]
     lines += [
         "| language | start | pairs | chrF | 95% CI | BLEU | seeds | adapt s |",
         "|---|---|---|---|---|---|---|---|",

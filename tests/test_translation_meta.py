@@ -158,6 +158,23 @@ def test_translation_pipeline_runs_every_stage_and_resumes(tmp_path, tiny_base, 
     }
     again = subprocess.run(["bash", *script], cwd=root, env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "marian base" not in again.stderr and "meta-train" not in again.stderr
+    # a benchmark stopped part way: --report summarises the finished runs and says it is partial
+    (runs / "translation-bench" / "Toyc_meta_4_1.json").unlink()
+    bench = [str(root / "bench" / "translation.py"), "--data", str(tiny_bible), "--split", env["SPLIT"]]
+    bench += ["--base", str(runs / "base-marian"), "--meta", str(runs / "translation-fomaml")]
+    bench += ["--joint", str(runs / "translation-joint"), "--work", str(runs / "translation-bench")]
+    report = subprocess.run([sys.executable, *bench, *env["BENCH_FLAGS"].split(), "--report"], capture_output=True)
+    assert report.returncode == 0, report.stderr[-3000:]
+    partial = json.loads((tmp_path / "docs" / "results" / "translation.json").read_text())
+    assert (partial["runs_done"], partial["runs_planned"]) == (6, 7)
+    assert {(r["method"], r["seeds"]) for r in partial["summary"]} == {
+        ("base", 1),
+        ("fresh", 2),
+        ("meta", 1),
+        ("joint", 2),
+    }
+    assert "Runs: 6 of 7 planned (PARTIAL" in (tmp_path / "docs" / "benchmarks.md").read_text()
+    assert not (runs / "translation-bench" / "Toyc_meta_4_1.json").exists()  # --report runs nothing
     bad = subprocess.run(
         [sys.executable, str(root / "bench" / "translation.py"), "--shard", "2/2"], capture_output=True, text=True
     )
