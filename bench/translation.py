@@ -170,23 +170,28 @@ def main() -> None:
     split = BibleSplit.from_yaml(args.split)
     methods = ["base", "fresh"] + [m for m in ("meta", "joint") if getattr(args, m)]
     args.work.mkdir(parents=True, exist_ok=True)
-    data, jobs = {}, []
-    meta, test = split.read_parts(args.data, ("meta", "test"), split.evaluation_languages)  # English read once
-    for language in split.evaluation_languages:
-        train, held_out = meta.pairs[language], test.pairs[language]
-        picked = np.random.default_rng(0).choice(len(held_out), min(args.eval_verses, len(held_out)), replace=False)
-        data[language] = train, [held_out[i] for i in sorted(picked)]
-        for method in methods:
-            for size in [0] if method == "base" else [int(s) for s in args.sizes.split(",")]:
-                jobs += [(language, method, size, seed) for seed in range(1 if method == "base" else args.seeds)]
-
+    languages, sizes = split.evaluation_languages, sorted(int(s) for s in args.sizes.split(","))
     # seed-major, smallest size first: a benchmark stopped part way holds whole comparisons
-    jobs.sort(key=lambda job: (job[3], job[2], job[0], methods.index(job[1])))
+    jobs = [(language, "base", 0, 0) for language in languages]
+    jobs += [
+        (language, method, size, seed)
+        for seed in range(args.seeds)
+        for size in sizes
+        for language in languages
+        for method in methods[1:]
+    ]
 
     def path(job):
         return args.work / "{}_{}_{}_{}.json".format(*job)
 
     todo = [] if args.report else [j for k, j in enumerate(jobs) if k % shards == shard and not path(j).exists()]
+    data = {}
+    if todo:  # the corpus is read only when there is something to run
+        meta, test = split.read_parts(args.data, ("meta", "test"), languages)  # English read once
+        for language in languages:
+            held_out = test.pairs[language]
+            picked = np.random.default_rng(0).choice(len(held_out), min(args.eval_verses, len(held_out)), replace=False)
+            data[language] = meta.pairs[language], [held_out[i] for i in sorted(picked)]
     for job in tqdm(todo, desc=f"adaptation runs (shard {args.shard})"):
         language, method, size, seed = job
         result = run_one(method, language, size, seed, *data[language], args)
