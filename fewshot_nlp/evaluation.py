@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from scipy.stats import t as student_t
 from tqdm.auto import tqdm
 
 from .tasks.episodes import Episode
@@ -30,7 +31,12 @@ class EvaluationResult:
 
 
 def mean_confidence_interval(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and 1.96 standard errors (normal approximation, as is usual over 600 episodes)."""
+    """Mean and the half-width of its 95% Student-t interval.
+
+    Student's t rather than the normal 1.96 because some benchmarks average 3 seeds or 10
+    episodes, where 1.96 would understate the interval (4.30 and 2.26 standard errors are
+    right there); over 600 episodes the two agree to 0.2%.
+    """
     n = len(values)
     if n == 0:
         raise ValueError("no values to average")
@@ -38,7 +44,7 @@ def mean_confidence_interval(values: Sequence[float]) -> tuple[float, float]:
     if n == 1:
         return mean, float("nan")
     variance = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, 1.96 * math.sqrt(variance / n)
+    return mean, float(student_t.ppf(0.975, n - 1)) * math.sqrt(variance / n)
 
 
 class PrecomputedEncoder:
