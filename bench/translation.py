@@ -99,6 +99,36 @@ def summarise(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def paired_differences(runs: list[dict]) -> list[dict]:
+    """chrF of one starting point minus another's, paired on language and seed.
+
+    A pair shares its adaptation verses and its test verses, so language and sample
+    difficulty cancel: the claim "meta-learned beats multilingual at N pairs" is read here.
+    """
+    chrf = {(r["method"], r["language"], r["pairs"], r["seed"]): r["chrf"] for r in runs}
+    rows = []
+    for first, second in (("meta", "joint"), ("meta", "fresh"), ("joint", "fresh")):
+        for size in sorted({r["pairs"] for r in runs if r["method"] != "base"}):
+            keys = [(lang, seed) for m, lang, n, seed in chrf if m == first and n == size]
+            differences = [
+                chrf[first, lang, size, seed] - chrf[second, lang, size, seed]
+                for lang, seed in sorted(keys)
+                if (second, lang, size, seed) in chrf
+            ]
+            if differences:
+                mean, ci = mean_confidence_interval(differences)
+                rows.append(
+                    {
+                        "comparison": f"{first} - {second}",
+                        "pairs": size,
+                        "chrf_difference": round(mean, 2),
+                        "ci95": None if math.isnan(ci) else round(ci, 2),
+                        "n": len(differences),
+                    }
+                )
+    return rows
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -202,7 +232,7 @@ def main() -> None:
         return  # one of several parallel processes: a final run without --shard writes the summary
     runs = [json.loads(path(job).read_text()) for job in jobs if path(job).exists()]
 
-    rows = summarise(runs)
+    rows, differences = summarise(runs), paired_differences(runs)
     meta = {
         "command": "python bench/translation.py --data ../shared/data --base "
         + args.base
@@ -219,7 +249,7 @@ def main() -> None:
     }
     (args.docs / "results").mkdir(parents=True, exist_ok=True)
     (args.docs / "results" / "translation.json").write_text(
-        json.dumps({**meta, "summary": rows, "runs": runs}, indent=1)
+        json.dumps({**meta, "summary": rows, "paired_differences": differences, "runs": runs}, indent=1)
     )
     plot(rows, args.docs / "translation_pairs.png")
     lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}  "]
@@ -234,6 +264,20 @@ def main() -> None:
         lines.append(
             f"| {r['language']} | {r['method']} | {r['pairs']} | {r['chrf']:.2f} | {ci} | {r['bleu']:.2f} | "
             f"{r['seeds']} | {r['adapt_seconds']} |"
+        )
+    lines += [
+        "",
+        "chrF differences paired on language and seed (same adaptation and test verses), all languages pooled:",
+        "",
+        "| comparison | pairs | chrF difference | 95% CI | paired runs |",
+        "|---|---|---|---|---|",
+    ]
+    for d in differences:
+        ci = "" if d["ci95"] is None else f"± {d['ci95']:.2f}"
+        significant = d["ci95"] is not None and abs(d["chrf_difference"]) > d["ci95"]
+        value = f"{d['chrf_difference']:+.2f}"
+        lines.append(
+            f"| {d['comparison']} | {d['pairs']} | {f'**{value}**' if significant else value} | {ci} | {d['n']} |"
         )
     lines += ["", "![chrF against adaptation pairs](translation_pairs.png)"]
     from classifier import write_section  # bench/classifier.py

@@ -149,13 +149,20 @@ def test_translation_pipeline_runs_every_stage_and_resumes(tmp_path, tiny_base, 
     assert json.loads((runs / "base-marian" / "build_report.json").read_text())["steps"] == 3
     fomaml, joint = (FewShotTranslator.from_pretrained(runs / f"translation-{a}") for a in ("fomaml", "joint"))
     assert (fomaml.meta_training["steps_run"], joint.meta_training["steps_run"]) == (2, 4)  # joint: same compute
-    summary = json.loads((tmp_path / "docs" / "results" / "translation.json").read_text())["summary"]
-    assert {(r["method"], r["pairs"], r["seeds"]) for r in summary} == {
+    results = json.loads((tmp_path / "docs" / "results" / "translation.json").read_text())
+    assert {(r["method"], r["pairs"], r["seeds"]) for r in results["summary"]} == {
         ("base", 0, 1),
         ("fresh", 4, 2),
         ("meta", 4, 2),
         ("joint", 4, 2),
     }
+    # paired differences: one row per comparison, each the mean over the (language, seed) pairs
+    chrf = {(r["method"], r["seed"]): r["chrf"] for r in results["runs"]}
+    differences = {d["comparison"]: d for d in results["paired_differences"]}
+    assert set(differences) == {"meta - joint", "meta - fresh", "joint - fresh"}
+    expected = (chrf["meta", 0] - chrf["joint", 0] + chrf["meta", 1] - chrf["joint", 1]) / 2
+    assert differences["meta - joint"]["chrf_difference"] == pytest.approx(expected, abs=0.006)
+    assert differences["meta - joint"]["n"] == 2
     again = subprocess.run(["bash", *script], cwd=root, env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "marian base" not in again.stderr and "meta-train" not in again.stderr
     # a benchmark stopped part way: --report summarises the finished runs and says it is partial
@@ -174,6 +181,11 @@ def test_translation_pipeline_runs_every_stage_and_resumes(tmp_path, tiny_base, 
         ("joint", 2),
     }
     assert "Runs: 6 of 7 planned (PARTIAL" in (tmp_path / "docs" / "benchmarks.md").read_text()
+    assert {d["comparison"]: d["n"] for d in partial["paired_differences"]} == {
+        "meta - joint": 1,
+        "meta - fresh": 1,
+        "joint - fresh": 2,
+    }
     assert not (runs / "translation-bench" / "Toyc_meta_4_1.json").exists()  # --report runs nothing
     bad = subprocess.run(
         [sys.executable, str(root / "bench" / "translation.py"), "--shard", "2/2"], capture_output=True, text=True
