@@ -156,6 +156,26 @@ def test_protonet_training_lowers_the_loss(tiny_encoder, tmp_path):
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10, losses
 
 
+def test_anchor_keeps_embeddings_near_the_frozen_encoder(tiny_encoder, tmp_path):
+    """The same protonet run with and without the anchor: the anchored adapter drifts less."""
+    import copy
+
+    from fewshot_nlp.meta.protonet import FrozenEmbeddings
+
+    texts = [f"{w} {f} {i}" for w in WORDS for i, f in enumerate(FILLERS)]
+    drifts = {}
+    for weight in (0.0, 10.0):
+        encoder = copy.deepcopy(tiny_encoder)
+        args = toy_args(tmp_path / str(weight), outer_lr=0.01)
+        args.anchor_weight = weight
+        trainer = MetaTrainer(args, encoder=encoder, task_sets={"toy": toy_task_set()})
+        frozen = FrozenEmbeddings(encoder)(texts)
+        stats = [trainer.train_step(step) for step in range(30)]  # not train(): it keeps the best, maybe step 0
+        drifts[weight] = float(((encoder.encode(texts) - frozen) ** 2).sum(-1).mean())
+        assert ("drift" in stats[0]) == (weight > 0)
+    assert 0 < drifts[10.0] < 0.5 * drifts[0.0], drifts
+
+
 def test_test_time_adaptation_in_fit(tiny_encoder, tmp_path):
     tiny_encoder.add_lora(LoraSettings(r=4))
     clf = FewShotClassifier(tiny_encoder, metric="euclidean", temperature=0.1)
@@ -187,6 +207,8 @@ def test_adaptation_needs_a_lora_adapter(tiny_encoder):
         ({"inner_lr": -1.0}, "inner_lr=-1.0"),
         ({"tasks": []}, "tasks=\\[\\]"),
         ({"lora": {"r": 0}}, "r=0"),
+        ({"anchor_weight": -1.0}, "anchor_weight=-1.0 must be >= 0"),
+        ({"anchor_weight": 1.0, "algorithm": "fomaml"}, "anchor_weight=1.0 is a protonet setting"),
     ],
 )
 def test_bad_training_arguments(tmp_path, overrides, message):

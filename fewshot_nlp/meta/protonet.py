@@ -43,10 +43,37 @@ def squared_distance_logits(queries: torch.Tensor, centres: torch.Tensor, temper
     return -distances / temperature
 
 
-def protonet_loss(encoder, weights: dict[str, torch.Tensor], episode: Episode) -> tuple:
-    """Cross-entropy of the queries against the support prototypes; returns (loss, accuracy).
+class FrozenEmbeddings:
+    """The encoder's embeddings with its LoRA switched off (``lora_B`` zero), cached by text.
 
-    ``weights`` holds the LoRA tensors and ``log_temperature``.
+    They are the anchor of :func:`protonet_loss`: training texts recur across episodes, so
+    each is encoded once.
+    """
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.cache: dict[str, torch.Tensor] = {}
+
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            switched_off = {
+                name: torch.zeros_like(p) if "lora_B" in name else p.detach()
+                for name, p in self.encoder.lora_parameters().items()
+            }
+            with torch.no_grad():
+                self.cache.update(zip(missing, self.encoder.functional_forward(switched_off, missing)))
+        return torch.stack([self.cache[t] for t in texts])
+
+
+def protonet_loss(
+    encoder, weights: dict[str, torch.Tensor], episode: Episode, anchor: FrozenEmbeddings | None = None
+) -> tuple:
+    """Cross-entropy of the queries against the support prototypes; returns (loss, accuracy, drift).
+
+    ``weights`` holds the LoRA tensors and ``log_temperature``. ``drift`` is the mean squared
+    distance of the episode's embeddings from the frozen encoder's (``anchor``; 0 without one),
+    a penalty that keeps the adapted metric near the pretrained one on intent sets never seen.
     """
     support_targets, query_targets = (t.to(encoder.device) for t in episode_targets(episode))
     support = encoder.functional_forward(weights, episode.support_texts)
@@ -54,7 +81,11 @@ def protonet_loss(encoder, weights: dict[str, torch.Tensor], episode: Episode) -
     centres = prototypes(support, support_targets, episode.way)
     logits = squared_distance_logits(query, centres, temperature_of(weights))
     accuracy = (logits.argmax(1) == query_targets).float().mean()
-    return nn.functional.cross_entropy(logits, query_targets), float(accuracy)
+    drift = torch.zeros((), device=support.device)
+    if anchor is not None:
+        frozen = anchor(episode.support_texts + episode.query_texts).to(support)
+        drift = ((torch.cat([support, query]) - frozen) ** 2).sum(-1).mean()
+    return nn.functional.cross_entropy(logits, query_targets), float(accuracy), drift
 
 
 class ProtoMAMLTask:

@@ -32,7 +32,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .fomaml import first_order_maml_gradients
-from .protonet import LOG_TEMPERATURE, ProtoMAMLTask, protonet_loss
+from .protonet import LOG_TEMPERATURE, FrozenEmbeddings, ProtoMAMLTask, protonet_loss
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,10 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
     eval_way: int = field(default=5, metadata={"help": "Classes per meta-val episode."})
     eval_shot: int = field(default=1, metadata={"help": "Shots per meta-val episode."})
     eval_query: int = field(default=15, metadata={"help": "Queries per class in a meta-val episode."})
+    anchor_weight: float = field(
+        default=0.0,
+        metadata={"help": "protonet: weight of the squared distance to the frozen encoder's embeddings (0 = off)."},
+    )
 
     ALGORITHMS: ClassVar[tuple[str, ...]] = ("protonet", "fomaml")
     PROBLEM: ClassVar[str] = "classification"
@@ -114,6 +118,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
+        if not self.anchor_weight >= 0:
+            raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
+        if self.anchor_weight and self.algorithm != "protonet":
+            raise ValueError(
+                f"anchor_weight={self.anchor_weight!r} is a protonet setting; "
+                f"set anchor_weight=0 for algorithm={self.algorithm!r}."
+            )
         if not isinstance(self.tasks, list) or not self.tasks:
             raise ValueError(f"tasks={self.tasks!r} must be a non-empty list, e.g. ['clinc150', 'banking77'].")
 
@@ -179,6 +190,7 @@ class MetaTrainer:
                 ts, args.eval_way, args.eval_shot, args.eval_query, seed=args.seed + 1
             ).sample(math.ceil(args.eval_episodes / max(len(val_sets), 1)))
         ]
+        self.anchor = FrozenEmbeddings(self.encoder) if args.anchor_weight else None
         self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature), device=self.encoder.device))
         return {**self.encoder.lora_parameters(), LOG_TEMPERATURE: self.log_temperature}
 
@@ -214,9 +226,11 @@ class MetaTrainer:
     def task_gradients(self, episode) -> dict[str, float]:
         """Add one episode's share of the meta-gradient to ``.grad``; returns its loss (and accuracy)."""
         if self.args.algorithm == "protonet":
-            loss, accuracy = protonet_loss(self.encoder, self.meta_parameters, episode)
-            (loss / self.args.meta_batch_size).backward()
-            return {"loss": float(loss.detach()), "accuracy": accuracy}
+            loss, accuracy, drift = protonet_loss(self.encoder, self.meta_parameters, episode, self.anchor)
+            ((loss + self.args.anchor_weight * drift) / self.args.meta_batch_size).backward()
+            if self.anchor is None:
+                return {"loss": float(loss.detach()), "accuracy": accuracy}
+            return {"loss": float(loss.detach()), "accuracy": accuracy, "drift": float(drift.detach())}
         start = {n: p.detach() for n, p in self.meta_parameters.items()}
         task = ProtoMAMLTask(self.encoder, start, episode)
         loss, grads, adapted = first_order_maml_gradients(
