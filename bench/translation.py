@@ -78,6 +78,11 @@ def run_one(method: str, language: str, size: int, seed: int, train, test, args)
     }
 
 
+def rounded_ci(ci: float) -> float | None:
+    """None where one run gives no interval (JSON has no NaN)."""
+    return None if math.isnan(ci) else round(ci, 2)
+
+
 def summarise(runs: list[dict]) -> list[dict]:
     rows = []
     for key in sorted({(r["language"], r["method"], r["pairs"]) for r in runs}):
@@ -90,7 +95,7 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "method": key[1],
                 "pairs": key[2],
                 "chrf": round(chrf, 2),
-                "chrf_ci95": None if math.isnan(chrf_ci) else round(chrf_ci, 2),
+                "chrf_ci95": rounded_ci(chrf_ci),
                 "bleu": round(bleu, 2),
                 "seeds": len(group),
                 "adapt_seconds": round(sum(r["adapt_seconds"] for r in group) / len(group), 1),
@@ -109,11 +114,10 @@ def paired_differences(runs: list[dict]) -> list[dict]:
     rows = []
     for first, second in (("meta", "joint"), ("meta", "fresh"), ("joint", "fresh")):
         for size in sorted({r["pairs"] for r in runs if r["method"] != "base"}):
-            keys = [(lang, seed) for m, lang, n, seed in chrf if m == first and n == size]
             differences = [
-                chrf[first, lang, size, seed] - chrf[second, lang, size, seed]
-                for lang, seed in sorted(keys)
-                if (second, lang, size, seed) in chrf
+                value - chrf[second, lang, n, seed]
+                for (method, lang, n, seed), value in sorted(chrf.items())
+                if method == first and n == size and (second, lang, n, seed) in chrf
             ]
             if differences:
                 mean, ci = mean_confidence_interval(differences)
@@ -122,7 +126,7 @@ def paired_differences(runs: list[dict]) -> list[dict]:
                         "comparison": f"{first} - {second}",
                         "pairs": size,
                         "chrf_difference": round(mean, 2),
-                        "ci95": None if math.isnan(ci) else round(ci, 2),
+                        "ci95": rounded_ci(ci),
                         "n": len(differences),
                     }
                 )

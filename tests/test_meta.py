@@ -166,8 +166,7 @@ def test_anchor_keeps_embeddings_near_the_frozen_encoder(tiny_encoder, tmp_path)
     drifts = {}
     for weight in (0.0, 10.0):
         encoder = copy.deepcopy(tiny_encoder)
-        args = toy_args(tmp_path / str(weight), outer_lr=0.01)
-        args.anchor_weight = weight
+        args = toy_args(tmp_path / str(weight), outer_lr=0.01, anchor_weight=weight)
         trainer = MetaTrainer(args, encoder=encoder, task_sets={"toy": toy_task_set()})
         frozen = FrozenEmbeddings(encoder)(texts)
         stats = [trainer.train_step(step) for step in range(30)]  # not train(): it keeps the best, maybe step 0

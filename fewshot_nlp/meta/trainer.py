@@ -228,9 +228,8 @@ class MetaTrainer:
         if self.args.algorithm == "protonet":
             loss, accuracy, drift = protonet_loss(self.encoder, self.meta_parameters, episode, self.anchor)
             ((loss + self.args.anchor_weight * drift) / self.args.meta_batch_size).backward()
-            if self.anchor is None:
-                return {"loss": float(loss.detach()), "accuracy": accuracy}
-            return {"loss": float(loss.detach()), "accuracy": accuracy, "drift": float(drift.detach())}
+            stats = {"loss": float(loss.detach()), "accuracy": accuracy}
+            return stats if self.anchor is None else {**stats, "drift": float(drift.detach())}
         start = {n: p.detach() for n, p in self.meta_parameters.items()}
         task = ProtoMAMLTask(self.encoder, start, episode)
         loss, grads, adapted = first_order_maml_gradients(
