@@ -20,6 +20,8 @@ import datetime
 import json
 import os
 import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -102,14 +104,22 @@ def paired_cell(row: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
-    parser.add_argument("--model", action="append", required=True, help="meta-trained model folder (repeatable)")
+    parser.add_argument("--model", action="append", help="meta-trained model folder (repeatable)")
     parser.add_argument("--section", default="meta", help="marker of the docs/benchmarks.md section to write")
     parser.add_argument("--episodes", type=int, default=600)
     parser.add_argument("--episodes-all", type=int, default=50)
     parser.add_argument("--adapt-steps", type=int, default=3)
     parser.add_argument("--adapt-episodes", type=int, default=100)
     parser.add_argument("--adapt-episodes-all", type=int, default=10)
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the docs section from docs/results/<section>.json"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        write_report(args.section, json.loads((ROOT / "docs" / "results" / f"{args.section}.json").read_text()))
+        return
+    if not args.model:
+        parser.error("give at least one --model (or --report-only)")
 
     models = {path: FewShotClassifier.from_pretrained(path) for path in args.model}
     frozen = FewShotClassifier.from_pretrained(metric="euclidean", temperature=0.1)
@@ -140,20 +150,24 @@ def main() -> None:
         results[data_name] = rows
 
     meta = {
-        "command": "python bench/meta.py --data ../shared/data "
-        + " ".join(f"--model {m}" for m in args.model)
-        + (f" --section {args.section}" if args.section != "meta" else ""),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
+        "command": "python bench/meta.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+        + (torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"),
         "date": datetime.date.today().isoformat(),
         "version": __version__,
         "torch": torch.__version__,
         "training": {p: m.meta_training | {"arguments": None} for p, m in models.items()},
     }
+    write_report(args.section, {**meta, "results": results})
+
+
+def write_report(section: str, report: dict) -> None:
+    """docs/results/<section>.json and the ``section`` of docs/benchmarks.md."""
     out = ROOT / "docs" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.section}.json").write_text(json.dumps({**meta, "results": results}, indent=2, default=str))
-    lines = [f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ", f"Date: {meta['date']}", ""]
-    for data_name, rows in results.items():
+    (out / f"{section}.json").write_text(json.dumps(report, indent=2, default=str))
+    lines = [f"Command: `{report['command']}`  ", f"Machine: {report['machine']}  ", f"Date: {report['date']}", ""]
+    for data_name, rows in report["results"].items():
         lines += [
             f"**{data_name}**",
             "",
@@ -169,7 +183,7 @@ def main() -> None:
         lines.append("")
     from classifier import write_section  # bench/classifier.py
 
-    write_section(ROOT / "docs" / "benchmarks.md", args.section, "\n".join(lines))
+    write_section(ROOT / "docs" / "benchmarks.md", section, "\n".join(lines))
 
 
 if __name__ == "__main__":

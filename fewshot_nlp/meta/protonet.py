@@ -46,8 +46,8 @@ def squared_distance_logits(queries: torch.Tensor, centres: torch.Tensor, temper
 class FrozenEmbeddings:
     """The encoder's embeddings with its LoRA switched off (``lora_B`` zero), cached by text.
 
-    They are the anchor of :func:`protonet_loss`: training texts recur across episodes, so
-    each is encoded once.
+    They are the anchor of :func:`protonet_loss` and :class:`ProtoMAMLTask`: training texts
+    recur across episodes, so each is encoded once.
     """
 
     def __init__(self, encoder):
@@ -93,9 +93,18 @@ class ProtoMAMLTask:
 
     The head starts from the support prototypes computed with the meta-learned weights
     (detached: first order), so episodes with different label sets share one initialisation.
+    With an ``anchor``, the query loss also carries ``anchor_weight`` times the drift of the
+    query embeddings (at the adapted weights) from the frozen encoder's, as in protonet.
     """
 
-    def __init__(self, encoder, weights: dict[str, torch.Tensor], episode: Episode):
+    def __init__(
+        self,
+        encoder,
+        weights: dict[str, torch.Tensor],
+        episode: Episode,
+        anchor: FrozenEmbeddings | None = None,
+        anchor_weight: float = 0.0,
+    ):
         self.encoder = encoder
         self.support_targets, self.query_targets = (t.to(encoder.device) for t in episode_targets(episode))
         self.support_inputs = encoder.tokenize(episode.support_texts)
@@ -105,16 +114,28 @@ class ProtoMAMLTask:
                 encoder.functional_forward(weights, self.support_inputs), self.support_targets, episode.way
             )
         self.head = {HEAD_WEIGHT: 2 * centres, HEAD_BIAS: -(centres**2).sum(-1)}
+        self.anchor_weight = anchor_weight
+        self.frozen_query = anchor(episode.query_texts).to(centres) if anchor is not None else None
+        self.query_stats: dict[str, float] = {}  # of the last query_loss call: loss (cross-entropy), drift
+
+    def _scores(self, weights, embeddings) -> torch.Tensor:
+        return (embeddings @ weights[HEAD_WEIGHT].T + weights[HEAD_BIAS]) / temperature_of(weights)
 
     def _logits(self, weights, inputs) -> torch.Tensor:
-        embeddings = self.encoder.functional_forward(weights, inputs)
-        return (embeddings @ weights[HEAD_WEIGHT].T + weights[HEAD_BIAS]) / temperature_of(weights)
+        return self._scores(weights, self.encoder.functional_forward(weights, inputs))
 
     def support_loss(self, weights) -> torch.Tensor:
         return nn.functional.cross_entropy(self._logits(weights, self.support_inputs), self.support_targets)
 
     def query_loss(self, weights) -> torch.Tensor:
-        return nn.functional.cross_entropy(self._logits(weights, self.query_inputs), self.query_targets)
+        embeddings = self.encoder.functional_forward(weights, self.query_inputs)
+        loss = nn.functional.cross_entropy(self._scores(weights, embeddings), self.query_targets)
+        self.query_stats = {"loss": float(loss.detach())}
+        if self.frozen_query is None:
+            return loss
+        drift = ((embeddings - self.frozen_query) ** 2).sum(-1).mean()
+        self.query_stats["drift"] = float(drift.detach())
+        return loss + self.anchor_weight * drift
 
     def query_accuracy(self, weights) -> float:
         with torch.no_grad():

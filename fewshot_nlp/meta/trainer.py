@@ -105,7 +105,7 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
     eval_query: int = field(default=15, metadata={"help": "Queries per class in a meta-val episode."})
     anchor_weight: float = field(
         default=0.0,
-        metadata={"help": "protonet: weight of the squared distance to the frozen encoder's embeddings (0 = off)."},
+        metadata={"help": "Weight of the squared distance to the frozen encoder's embeddings (0 = off)."},
     )
 
     ALGORITHMS: ClassVar[tuple[str, ...]] = ("protonet", "fomaml")
@@ -120,11 +120,6 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
         if not self.anchor_weight >= 0:
             raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
-        if self.anchor_weight and self.algorithm != "protonet":
-            raise ValueError(
-                f"anchor_weight={self.anchor_weight!r} is a protonet setting; "
-                f"set anchor_weight=0 for algorithm={self.algorithm!r}."
-            )
         if not isinstance(self.tasks, list) or not self.tasks:
             raise ValueError(f"tasks={self.tasks!r} must be a non-empty list, e.g. ['clinc150', 'banking77'].")
 
@@ -231,8 +226,8 @@ class MetaTrainer:
             stats = {"loss": float(loss.detach()), "accuracy": accuracy}
             return stats if self.anchor is None else {**stats, "drift": float(drift.detach())}
         start = {n: p.detach() for n, p in self.meta_parameters.items()}
-        task = ProtoMAMLTask(self.encoder, start, episode)
-        loss, grads, adapted = first_order_maml_gradients(
+        task = ProtoMAMLTask(self.encoder, start, episode, self.anchor, self.args.anchor_weight)
+        _, grads, adapted = first_order_maml_gradients(
             start,
             task.support_loss,
             task.query_loss,
@@ -243,7 +238,7 @@ class MetaTrainer:
         )
         for name, grad in grads.items():
             self.meta_parameters[name].grad += grad / self.args.meta_batch_size
-        return {"loss": loss, "accuracy": task.query_accuracy(adapted)}
+        return {**task.query_stats, "accuracy": task.query_accuracy(adapted)}
 
     # --------------------------------------------------------------- evaluate
     def evaluate(self) -> dict:
