@@ -176,6 +176,20 @@ def test_anchor_keeps_embeddings_near_the_frozen_encoder(tiny_encoder, tmp_path,
     assert 0 < drifts[10.0] < 0.5 * drifts[0.0], drifts
 
 
+def test_frozen_embeddings_do_not_depend_on_batch_mates(minilm):
+    """In a real model, padding changes the last bits; the anchor's cache must not show it, or a
+    resumed run (which fills the cache from other batches) drifts from an uninterrupted one."""
+    import copy
+
+    from fewshot_nlp.meta.protonet import FrozenEmbeddings
+
+    encoder = copy.deepcopy(minilm)
+    encoder.add_lora(LoraSettings(r=4))
+    text, longer = "what is my balance", "how long does a transfer abroad take when i send it on a weekend"
+    alone = FrozenEmbeddings(encoder)([text])[0]
+    assert torch.equal(FrozenEmbeddings(encoder)([text, longer])[0], alone)
+
+
 def test_test_time_adaptation_in_fit(tiny_encoder, tmp_path):
     tiny_encoder.add_lora(LoraSettings(r=4))
     clf = FewShotClassifier(tiny_encoder, metric="euclidean", temperature=0.1)
@@ -261,18 +275,19 @@ from fewshot_nlp import SentenceEncoder
 from fewshot_nlp.meta import MetaTrainer, MetaTrainingArguments
 from test_meta import toy_task_set, toy_args
 from pathlib import Path
-args = toy_args(Path({tmp!r}), steps={steps}, algorithm={algorithm!r})
+args = toy_args(Path({tmp!r}), steps={steps}, algorithm={algorithm!r}, anchor_weight={anchor_weight!r})
 trainer = MetaTrainer(args, encoder=SentenceEncoder({model!r}), task_sets={{"toy": toy_task_set()}})
 trainer.train(resume={resume})
 """
 
 
-def _run_training(tmp_path, model_dir, steps, algorithm, resume=False):
+def _run_training(tmp_path, model_dir, steps, algorithm, anchor_weight, resume=False):
     code = TRAIN_SCRIPT.format(
         tests=str(ROOT / "tests"),
         tmp=str(tmp_path),
         steps=steps,
         algorithm=algorithm,
+        anchor_weight=anchor_weight,
         model=str(model_dir),
         resume=resume,
     )
@@ -285,13 +300,14 @@ def _adapter(folder: Path) -> dict:
     return load_file(folder / "adapter_model.safetensors")
 
 
-@pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
-def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("algorithm, anchor_weight", [("protonet", 0.0), ("fomaml", 0.0), ("protonet", 1.0)])
+def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, anchor_weight, tiny_model_dir, tmp_path):
+    """With an anchor too: its cache is filled anew on resumption, from other batches."""
     steps = 30
-    straight = _run_training(tmp_path / "straight", tiny_model_dir, steps, algorithm)
+    straight = _run_training(tmp_path / "straight", tiny_model_dir, steps, algorithm, anchor_weight)
     assert straight.wait(timeout=300) == 0
 
-    interrupted = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm)
+    interrupted = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, anchor_weight)
     latest = tmp_path / "killed" / "run" / "checkpoints" / "latest"
     deadline = time.time() + 240
     while time.time() < deadline and interrupted.poll() is None:
@@ -304,7 +320,7 @@ def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, tiny_model_
     killed_at = int(latest.read_text().split("-")[1])
     assert 5 <= killed_at < steps
 
-    resumed = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, resume=True)
+    resumed = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, anchor_weight, resume=True)
     assert resumed.wait(timeout=300) == 0
     a, b = _adapter(tmp_path / "straight" / "run"), _adapter(tmp_path / "killed" / "run")
     assert a.keys() == b.keys()

@@ -47,7 +47,9 @@ class FrozenEmbeddings:
     """The encoder's embeddings with its LoRA switched off (``lora_B`` zero), cached by text.
 
     They are the anchor of :func:`protonet_loss` and :class:`ProtoMAMLTask`: training texts
-    recur across episodes, so each is encoded once.
+    recur across episodes, so each is encoded once, and alone: in a batch, padding changes the
+    last bits, and a resumed run, which meets the texts in other batches, would then drift from
+    an uninterrupted one.
     """
 
     def __init__(self, encoder):
@@ -62,7 +64,8 @@ class FrozenEmbeddings:
                 for name, p in self.encoder.lora_parameters().items()
             }
             with torch.no_grad():
-                self.cache.update(zip(missing, self.encoder.functional_forward(switched_off, missing)))
+                for text in missing:
+                    self.cache[text] = self.encoder.functional_forward(switched_off, [text])[0]
         return torch.stack([self.cache[t] for t in texts])
 
 
