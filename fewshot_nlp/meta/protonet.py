@@ -68,6 +68,10 @@ class FrozenEmbeddings:
                     self.cache[text] = self.encoder.functional_forward(switched_off, [text])[0]
         return torch.stack([self.cache[t] for t in texts])
 
+    def drift(self, texts: list[str], embeddings: torch.Tensor) -> torch.Tensor:
+        """Mean squared distance of ``embeddings`` (of ``texts``) from the frozen encoder's."""
+        return ((embeddings - self(texts).to(embeddings)) ** 2).sum(-1).mean()
+
 
 def protonet_loss(
     encoder, weights: dict[str, torch.Tensor], episode: Episode, anchor: FrozenEmbeddings | None = None
@@ -86,8 +90,7 @@ def protonet_loss(
     accuracy = (logits.argmax(1) == query_targets).float().mean()
     drift = torch.zeros((), device=support.device)
     if anchor is not None:
-        frozen = anchor(episode.support_texts + episode.query_texts).to(support)
-        drift = ((torch.cat([support, query]) - frozen) ** 2).sum(-1).mean()
+        drift = anchor.drift(episode.support_texts + episode.query_texts, torch.cat([support, query]))
     return nn.functional.cross_entropy(logits, query_targets), float(accuracy), drift
 
 
@@ -117,8 +120,7 @@ class ProtoMAMLTask:
                 encoder.functional_forward(weights, self.support_inputs), self.support_targets, episode.way
             )
         self.head = {HEAD_WEIGHT: 2 * centres, HEAD_BIAS: -(centres**2).sum(-1)}
-        self.anchor_weight = anchor_weight
-        self.frozen_query = anchor(episode.query_texts).to(centres) if anchor is not None else None
+        self.anchor, self.anchor_weight, self.query_texts = anchor, anchor_weight, episode.query_texts
         self.query_stats: dict[str, float] = {}  # of the last query_loss call: loss (cross-entropy), drift
 
     def _scores(self, weights, embeddings) -> torch.Tensor:
@@ -134,9 +136,9 @@ class ProtoMAMLTask:
         embeddings = self.encoder.functional_forward(weights, self.query_inputs)
         loss = nn.functional.cross_entropy(self._scores(weights, embeddings), self.query_targets)
         self.query_stats = {"loss": float(loss.detach())}
-        if self.frozen_query is None:
+        if self.anchor is None:
             return loss
-        drift = ((embeddings - self.frozen_query) ** 2).sum(-1).mean()
+        drift = self.anchor.drift(self.query_texts, embeddings)
         self.query_stats["drift"] = float(drift.detach())
         return loss + self.anchor_weight * drift
 
