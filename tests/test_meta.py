@@ -21,6 +21,7 @@ from fewshot_nlp.meta import (
     adapt,
     first_order_maml_gradients,
     load_checkpoint,
+    protonet_loss,
     save_checkpoint,
 )
 from fewshot_nlp.meta.protonet import LOG_TEMPERATURE
@@ -92,6 +93,28 @@ def test_head_starts_as_the_prototype_classifier(tiny_encoder):
     expected = clf.predict_proba(episode.query_texts)
     logits = task._logits({**start, **task.head}, task.query_inputs)
     assert torch.allclose(torch.softmax(logits, 1), expected, atol=1e-5)  # W=2c, b=-|c|^2 is the prototype rule
+
+
+def test_fomaml_gradient_reaches_the_prototypes_through_the_head_initialisation(tiny_encoder):
+    # With no inner step the first-order gradient is exact, and the Proto-MAML head scores
+    # differ from protonet's only by -|x|^2/T per query (the same for every class), so both
+    # losses and their gradients must agree; the encoder path alone misses the prototypes' share.
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    start = lora_start(tiny_encoder)
+    start = {n: (w + 0.1 if "lora_B" in n else w) for n, w in start.items()}  # B != 0: A has a gradient
+    episode = toy_episode()
+    leaves = {n: w.clone().requires_grad_(True) for n, w in start.items()}
+    loss, _, _ = protonet_loss(tiny_encoder, leaves, episode)
+    expected = dict(zip(leaves, torch.autograd.grad(loss, list(leaves.values()))))
+    task = ProtoMAMLTask(tiny_encoder, start, episode)
+    fomaml_loss, grads, _ = first_order_maml_gradients(start, task.support_loss, task.query_loss, 0, 0.1, task.head)
+    assert fomaml_loss == pytest.approx(float(loss.detach()), rel=1e-5)
+    through_head = task.head_init_gradients(start, grads)
+    for name in start:
+        assert torch.allclose(grads[name] + through_head[name], expected[name], atol=1e-6, rtol=1e-4), name
+    lora_a = [n for n in start if "lora_A" in n]
+    assert all(through_head[n].abs().sum() > 0 for n in lora_a)
+    assert not all(torch.allclose(grads[n], expected[n], atol=1e-6, rtol=1e-4) for n in lora_a)
 
 
 def test_fomaml_steps_lower_the_query_loss_without_touching_the_model(tiny_encoder):

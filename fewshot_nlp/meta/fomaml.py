@@ -79,13 +79,15 @@ def first_order_maml_gradients(
 
     Returns:
         (query loss at the adapted weights, gradient of that loss for each name in ``weights``
-        taken at the adapted weights, i.e. the first-order meta-gradient, and the adapted weights).
+        and ``task_weights`` taken at the adapted weights, i.e. the first-order meta-gradient,
+        and the adapted weights). When ``task_weights`` are themselves computed from
+        ``weights`` (a head initialised from prototypes), their gradients are what the caller
+        chains back through that initialisation (see ``ProtoMAMLTask.head_init_gradients``).
     """
     start = {**weights, **(task_weights or {})}
     adapted = adapt(start, support_loss, inner_steps, inner_lr, frozen).weights
     at = {name: w.requires_grad_(True) for name, w in adapted.items()}
     loss = query_loss(at)
-    names = list(weights)
-    grads = torch.autograd.grad(loss, [at[n] for n in names], allow_unused=True)
-    grads = {n: (g if g is not None else torch.zeros_like(weights[n])) for n, g in zip(names, grads)}
+    grads = torch.autograd.grad(loss, list(at.values()), allow_unused=True)
+    grads = {n: (g if g is not None else torch.zeros_like(start[n])) for n, g in zip(at, grads)}
     return float(loss.detach()), grads, {n: w.detach() for n, w in at.items()}

@@ -97,8 +97,11 @@ def protonet_loss(
 class ProtoMAMLTask:
     """Support/query losses of one episode for :func:`first_order_maml_gradients`.
 
-    The head starts from the support prototypes computed with the meta-learned weights
-    (detached: first order), so episodes with different label sets share one initialisation.
+    The head starts from the support prototypes computed with the meta-learned weights, so
+    episodes with different label sets share one initialisation. That start is a function of
+    the meta-learned weights, so the first-order meta-gradient reaches them by two paths: the
+    encoder at the adapted weights, and the head's initialisation
+    (:meth:`head_init_gradients`), as in Proto-MAML.
     With an ``anchor``, the query loss also carries ``anchor_weight`` times the drift of the
     query embeddings (at the adapted weights) from the frozen encoder's, as in protonet.
     """
@@ -115,13 +118,33 @@ class ProtoMAMLTask:
         self.support_targets, self.query_targets = (t.to(encoder.device) for t in episode_targets(episode))
         self.support_inputs = encoder.tokenize(episode.support_texts)
         self.query_inputs = encoder.tokenize(episode.query_texts)
+        self.way = episode.way
         with torch.no_grad():
-            centres = prototypes(
-                encoder.functional_forward(weights, self.support_inputs), self.support_targets, episode.way
-            )
-        self.head = {HEAD_WEIGHT: 2 * centres, HEAD_BIAS: -(centres**2).sum(-1)}
+            self.head = self._head_from(weights)
         self.anchor, self.anchor_weight, self.query_texts = anchor, anchor_weight, episode.query_texts
         self.query_stats: dict[str, float] = {}  # of the last query_loss call: loss (cross-entropy), drift
+
+    def _head_from(self, weights) -> dict[str, torch.Tensor]:
+        """``W = 2c``, ``b = -|c|^2`` from the support prototypes under ``weights``."""
+        centres = prototypes(
+            self.encoder.functional_forward(weights, self.support_inputs), self.support_targets, self.way
+        )
+        return {HEAD_WEIGHT: 2 * centres, HEAD_BIAS: -(centres**2).sum(-1)}
+
+    def head_init_gradients(self, weights, head_gradients) -> dict[str, torch.Tensor]:
+        """Chain the query loss's gradients for the head back through its initialisation.
+
+        First order: the head's adapted values stand in for its start (the inner loop's
+        Jacobian is taken as the identity, as for the LoRA tensors), so this returns
+        ``(dL/dW, dL/db) . d(W0, b0)/d weights``, one extra forward and backward of the
+        support set at ``weights``. Without it the prototypes the classifier uses at test
+        time would get no training signal from the head's side.
+        """
+        leaves = {n: w.detach().requires_grad_(True) for n, w in weights.items()}
+        head = self._head_from(leaves)
+        surrogate = sum((head[n] * head_gradients[n].detach()).sum() for n in head)
+        grads = torch.autograd.grad(surrogate, list(leaves.values()), allow_unused=True)
+        return {n: (g if g is not None else torch.zeros_like(leaves[n])) for n, g in zip(leaves, grads)}
 
     def _scores(self, weights, embeddings) -> torch.Tensor:
         return (embeddings @ weights[HEAD_WEIGHT].T + weights[HEAD_BIAS]) / temperature_of(weights)

@@ -107,6 +107,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
         default=0.0,
         metadata={"help": "Weight of the squared distance to the frozen encoder's embeddings (0 = off)."},
     )
+    head_init_gradient: bool = field(
+        default=True,
+        metadata={
+            "help": "fomaml: chain the query loss through the head's prototype initialisation too "
+            "(Proto-MAML); false reproduces the runs benchmarked before it existed."
+        },
+    )
 
     ALGORITHMS: ClassVar[tuple[str, ...]] = ("protonet", "fomaml")
     PROBLEM: ClassVar[str] = "classification"
@@ -118,6 +125,8 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
+        if not isinstance(self.head_init_gradient, bool):
+            raise ValueError(f"head_init_gradient={self.head_init_gradient!r} must be true or false.")
         if not self.anchor_weight >= 0:
             raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
         if not isinstance(self.tasks, list) or not self.tasks:
@@ -236,8 +245,11 @@ class MetaTrainer:
             task.head,
             frozen={LOG_TEMPERATURE},
         )
-        for name, grad in grads.items():
-            self.meta_parameters[name].grad += grad / self.args.meta_batch_size
+        if self.args.head_init_gradient:
+            through_head = task.head_init_gradients(start, grads)
+            grads = {name: grads[name] + through_head[name] for name in start}
+        for name in start:
+            self.meta_parameters[name].grad += grads[name] / self.args.meta_batch_size
         return {**task.query_stats, "accuracy": task.query_accuracy(adapted)}
 
     # --------------------------------------------------------------- evaluate
