@@ -245,6 +245,7 @@ def test_adaptation_needs_a_lora_adapter(tiny_encoder):
         ({"tasks": []}, "tasks=\\[\\]"),
         ({"lora": {"r": 0}}, "r=0"),
         ({"anchor_weight": -1.0}, "anchor_weight=-1.0 must be >= 0"),
+        ({"head_init_gradient": "yes"}, "head_init_gradient='yes' must be true or false"),
     ],
 )
 def test_bad_training_arguments(tmp_path, overrides, message):
