@@ -113,14 +113,22 @@ class ProtoMAMLTask:
         episode: Episode,
         anchor: FrozenEmbeddings | None = None,
         anchor_weight: float = 0.0,
+        differentiable_head: bool = False,
     ):
         self.encoder = encoder
         self.support_targets, self.query_targets = (t.to(encoder.device) for t in episode_targets(episode))
         self.support_inputs = encoder.tokenize(episode.support_texts)
         self.query_inputs = encoder.tokenize(episode.query_texts)
         self.way = episode.way
-        with torch.no_grad():
-            self.head = self._head_from(weights)
+        self._start_head = None  # (leaves, head with its graph) for head_init_gradients
+        if differentiable_head:  # one support forward serves the head and its gradient
+            leaves = {n: w.detach().requires_grad_(True) for n, w in weights.items()}
+            head = self._head_from(leaves)
+            self._start_head = (leaves, head)
+            self.head = {n: h.detach() for n, h in head.items()}
+        else:
+            with torch.no_grad():
+                self.head = self._head_from(weights)
         self.anchor, self.anchor_weight, self.query_texts = anchor, anchor_weight, episode.query_texts
         self.query_stats: dict[str, float] = {}  # of the last query_loss call: loss (cross-entropy), drift
 
@@ -131,17 +139,19 @@ class ProtoMAMLTask:
         )
         return {HEAD_WEIGHT: 2 * centres, HEAD_BIAS: -(centres**2).sum(-1)}
 
-    def head_init_gradients(self, weights, head_gradients) -> dict[str, torch.Tensor]:
+    def head_init_gradients(self, head_gradients) -> dict[str, torch.Tensor]:
         """Chain the query loss's gradients for the head back through its initialisation.
 
         First order: the head's adapted values stand in for its start (the inner loop's
         Jacobian is taken as the identity, as for the LoRA tensors), so this returns
-        ``(dL/dW, dL/db) . d(W0, b0)/d weights``, one extra forward and backward of the
-        support set at ``weights``. Without it the prototypes the classifier uses at test
-        time would get no training signal from the head's side.
+        ``(dL/dW, dL/db) . d(W0, b0)/d weights``: one backward through the support forward
+        that built the head (kept when the task was made with ``differentiable_head=True``).
+        Without it the prototypes the classifier uses at test time would get no training
+        signal from the head's side.
         """
-        leaves = {n: w.detach().requires_grad_(True) for n, w in weights.items()}
-        head = self._head_from(leaves)
+        if self._start_head is None:
+            raise ValueError("head_init_gradients needs ProtoMAMLTask(..., differentiable_head=True).")
+        leaves, head = self._start_head
         surrogate = sum((head[n] * head_gradients[n].detach()).sum() for n in head)
         grads = torch.autograd.grad(surrogate, list(leaves.values()), allow_unused=True)
         return {n: (g if g is not None else torch.zeros_like(leaves[n])) for n, g in zip(leaves, grads)}

@@ -235,7 +235,9 @@ class MetaTrainer:
             stats = {"loss": float(loss.detach()), "accuracy": accuracy}
             return stats if self.anchor is None else {**stats, "drift": float(drift.detach())}
         start = {n: p.detach() for n, p in self.meta_parameters.items()}
-        task = ProtoMAMLTask(self.encoder, start, episode, self.anchor, self.args.anchor_weight)
+        task = ProtoMAMLTask(
+            self.encoder, start, episode, self.anchor, self.args.anchor_weight, self.args.head_init_gradient
+        )
         _, grads, adapted = first_order_maml_gradients(
             start,
             task.support_loss,
@@ -246,7 +248,7 @@ class MetaTrainer:
             frozen={LOG_TEMPERATURE},
         )
         if self.args.head_init_gradient:
-            through_head = task.head_init_gradients(start, grads)
+            through_head = task.head_init_gradients(grads)
             grads = {name: grads[name] + through_head[name] for name in start}
         for name in start:
             self.meta_parameters[name].grad += grads[name] / self.args.meta_batch_size
