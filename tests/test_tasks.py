@@ -3,6 +3,7 @@
 import pytest
 
 from fewshot_nlp import ClassificationTaskSet, EpisodeSampler, load_task_set
+from fewshot_nlp.labels import humanise, label_text
 from fewshot_nlp.tasks import load_episodes, read_label_descriptions, save_episodes
 
 
@@ -240,3 +241,69 @@ def test_pypi_corpora(name, classes, texts, recwarn):
         assert load_task_set(name, language="spanish").name == "chatterbot-spanish"
         with pytest.raises(ValueError, match="no language 'klingon'"):
             load_task_set(name, language="klingon")
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(
+    "entry, classes, texts, described",
+    [
+        ("sgd:train", 36, 38350, 36),  # 39,165 rows less 815 whose text carries several intents
+        ("sgd:dev", 27, None, 27),
+        ("sgd:test", 34, 6497, 34),
+        ("snips:train", 7, 13784, 0),
+        ("snips:test", 7, 700, 0),
+        ("fewrel", 16, 11200, 16),
+        ("ag_news", 4, 7600, 0),
+        ("goemotions:train", 28, 36203, 0),
+        ("goemotions:dev", 28, None, 0),
+        ("goemotions:test", 28, None, 0),
+    ],
+)
+def test_the_registry_reads_every_shared_corpus(shared_data, entry, classes, texts, described, caplog):
+    task_set = load_task_set(entry, root=shared_data)
+    assert len(task_set.classes) == classes and len(task_set.descriptions) == described
+    assert texts is None or len(task_set) == texts
+    if entry == "sgd:train":
+        assert "dropped 815 rows (291 distinct texts" in caplog.text  # said, not silent
+    first = task_set.classes[0]
+    assert task_set.label_text(first) == (task_set.descriptions.get(first) or f"This text is about {humanise(first)}.")
+
+
+@pytest.mark.data
+def test_splits_of_the_registry_are_checked(shared_data):
+    with pytest.raises(ValueError, match="fewrel has no split 'train'; use one of \\['test'\\]"):
+        load_task_set("fewrel:train", root=shared_data)
+    with pytest.raises(ValueError, match="name a split after the colon"):
+        load_task_set("sgd:", root=shared_data)
+    assert load_task_set("sgd", root=shared_data, split="dev").name == "sgd-dev"
+
+
+def test_new_corpora_without_the_data_folder_say_where_to_point(monkeypatch, tmp_path):
+    monkeypatch.delenv("FEWSHOT_NLP_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match="no root given"):
+        load_task_set("snips:test")
+    with pytest.raises(FileNotFoundError, match="expected .*intents/sgd/train.csv"):
+        load_task_set("sgd:train", root=tmp_path)
+
+
+def test_ambiguous_texts_are_dropped_with_a_count(tmp_path, caplog):
+    folder = tmp_path / "intents" / "sgd"
+    folder.mkdir(parents=True)
+    (folder / "train.csv").write_text("text,label\nYes please.,BookHotel\nYes please.,GetRide\nbook a room,BookHotel\n")
+    (folder / "labels.yaml").write_text("BookHotel: Book a room at a hotel\n")
+    task_set = load_task_set("sgd:train", root=tmp_path)
+    assert task_set.by_class == {"BookHotel": ["book a room"]}
+    assert "dropped 2 rows (1 distinct texts" in caplog.text
+    assert task_set.label_text("BookHotel") == "Book a room at a hotel"
+
+
+def test_one_rule_turns_a_label_into_its_text():
+    assert humanise("FindRestaurants") == "find restaurants"
+    assert humanise("card_arrival") == "card arrival" and humanise("IDCard") == "id card"
+    assert label_text("GetRide") == "This text is about get ride."
+    assert label_text("GetRide", "Call a taxi") == "Call a taxi"
+    sampler = EpisodeSampler(
+        ClassificationTaskSet(["a", "b", "c", "d"], ["x_y", "x_y", "Zed", "Zed"], {"Zed": "the zed"}), 2, 1, 1
+    )
+    episode = sampler.episode(0)
+    assert dict(zip(episode.classes, episode.label_texts)) == {"x_y": "This text is about x y.", "Zed": "the zed"}

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..labels import DEFAULT_TEMPLATE, label_text
+from ..labels import humanise as label_to_phrase  # the name this module has always exported
 from .prototype import PrototypeHead
 
-DEFAULT_TEMPLATE = "This text is about {}."
-
-
-def label_to_phrase(label) -> str:
-    """``"card_arrival"`` -> ``"card arrival"``: names read better to a sentence encoder."""
-    return " ".join(str(label).replace("_", " ").replace("-", " ").split())
+__all__ = ["DEFAULT_TEMPLATE", "LabelDescriptionHead", "label_to_phrase"]
 
 
 class LabelDescriptionHead(PrototypeHead):
     """A prototype head seeded with label descriptions (or templated label names).
 
     Args:
-        template: used for labels without a description; ``{}`` receives the label name
-            with underscores and dashes turned into spaces.
+        template: used for labels without a description; ``{}`` receives the humanised label
+            name (see :func:`fewshot_nlp.labels.humanise`).
         **kwargs: as :class:`PrototypeHead`.
     """
 
@@ -43,9 +40,7 @@ class LabelDescriptionHead(PrototypeHead):
     def describe(self, labels: Mapping | list) -> dict:
         """The text to embed for each label: its description, or the templated name."""
         described = labels if isinstance(labels, Mapping) else dict.fromkeys(labels)
-        return {
-            label: (text if text else self.template.format(label_to_phrase(label))) for label, text in described.items()
-        }
+        return {label: label_text(label, text, self.template) for label, text in described.items()}
 
     def add_descriptions(self, encoder, labels: Mapping | list) -> None:
         """Embed one description per label with ``encoder`` (anything with ``encode``); adds new labels."""

@@ -10,20 +10,24 @@ from .classification import (
 )
 from .episodes import Episode, EpisodeSampler, load_episodes, save_episodes
 from .readers import (
+    CSV_CORPORA,
     DATA_ENV,
     HUB_DATASETS,
     TASK_READERS,
     data_root,
     label_descriptions,
     load_task_set,
+    parse_task_name,
     read_banking77,
     read_bbc_news,
     read_chatterbot,
     read_clinc150,
+    read_csv_corpus,
 )
 from .translation import TranslationEpisode, TranslationTaskSet
 
 __all__ = [
+    "CSV_CORPORA",
     "BibleSplit",
     "DATA_ENV",
     "HUB_DATASETS",
@@ -40,12 +44,14 @@ __all__ = [
     "load_class_split",
     "load_episodes",
     "load_task_set",
+    "parse_task_name",
     "read_banking77",
     "read_bbc_news",
     "read_bible",
     "read_bible_file",
     "read_chatterbot",
     "read_clinc150",
+    "read_csv_corpus",
     "read_label_descriptions",
     "save_class_split",
     "save_episodes",

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
+from ..labels import DEFAULT_TEMPLATE, label_text
 
 
 class ClassificationTaskSet:
@@ -148,6 +149,10 @@ class ClassificationTaskSet:
 
     def __len__(self) -> int:
         return sum(len(texts) for texts in self.by_class.values())
+
+    def label_text(self, label, template: str = DEFAULT_TEMPLATE) -> str:
+        """What the encoder reads for ``label``: its description, else its templated name."""
+        return label_text(label, self.descriptions.get(label), template)
 
     def texts_and_labels(self) -> tuple[list[str], list]:
         pairs = [(t, c) for c, texts in self.by_class.items() for t in texts]

@@ -14,7 +14,11 @@ from .classification import ClassificationTaskSet
 
 @dataclass
 class Episode:
-    """One few-shot task: a support set to adapt on and a query set to score."""
+    """One few-shot task: a support set to adapt on and a query set to score.
+
+    ``label_texts`` (aligned with ``classes``) are what the encoder reads for each class: its
+    description or templated name. An episode with no support texts is a zero-shot one.
+    """
 
     classes: list
     support_texts: list[str]
@@ -23,6 +27,7 @@ class Episode:
     query_labels: list
     seed: int | None = None
     index: int | None = None
+    label_texts: list[str] | None = None
 
     @property
     def way(self) -> int:
@@ -70,6 +75,8 @@ class EpisodeSampler:
         seed: base seed of the stream.
         too_small: what to do with classes that have fewer than ``max shot + query`` distinct
             texts: ``"skip"`` (with a warning) or ``"error"`` (naming them).
+        cap_way: lower ``way`` to the number of eligible classes instead of refusing it (for
+            training over corpora of very different sizes: 7 intents in one, 150 in another).
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class EpisodeSampler:
         imbalanced: bool = False,
         seed: int = 0,
         too_small: str = "skip",
+        cap_way: bool = False,
     ):
         self.shot_range = _as_range(shot, "shot")
         if not isinstance(query, int) or query < 1:
@@ -104,6 +112,8 @@ class EpisodeSampler:
         self.classes = [c for c in task_set.classes if c not in small]
         all_classes = (len(self.classes), len(self.classes))
         self.way_range = all_classes if way in (None, "all") else _as_range(way, "way")
+        if cap_way:
+            self.way_range = tuple(min(w, len(self.classes)) for w in self.way_range)
         if self.way_range[0] < 2 or self.way_range[1] > len(self.classes):
             raise ValueError(
                 f"way={way!r} needs between 2 and {len(self.classes)} classes with >= {need} texts "
@@ -125,7 +135,8 @@ class EpisodeSampler:
             support_labels += [label] * shot
             query_texts += [texts[i] for i in picked[shot:]]
             query_labels += [label] * self.query
-        return Episode(chosen, support_texts, support_labels, query_texts, query_labels, self.seed, index)
+        label_texts = [self.task_set.label_text(c) for c in chosen]
+        return Episode(chosen, support_texts, support_labels, query_texts, query_labels, self.seed, index, label_texts)
 
     def sample(self, n: int, start: int = 0) -> list[Episode]:
         return [self.episode(i) for i in range(start, start + n)]

