@@ -13,6 +13,10 @@ from torch import nn
 # Linear-layer names of attention queries and values, by naming convention, for model types
 # peft's own table does not list (e.g. Marian, mBART and NLLB in peft 0.21).
 _QUERY_VALUE_NAMES = (("q_proj", "v_proj"), ("query", "value"), ("q", "v"), ("q_lin", "v_lin"))
+ALL_LINEAR = "all-linear"
+# Linear layers that "all-linear" leaves out: output heads and poolers that a sentence
+# embedding (mean pooling) never passes through.
+_NOT_ADAPTED = ("pooler", "lm_head", "classifier")
 
 
 @dataclass
@@ -22,13 +26,21 @@ class LoraSettings:
     r: int = field(default=8, metadata={"help": "Rank of the LoRA update."})
     lora_alpha: int = field(default=16, metadata={"help": "Scaling numerator (scale = alpha / r)."})
     lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
-    target_modules: list[str] | None = field(
-        default=None, metadata={"help": "Module names to adapt; None = peft's mapping for the model type."}
+    target_modules: list[str] | str | None = field(
+        default=None,
+        metadata={
+            "help": "Module names to adapt; None = peft's mapping for the model type (attention query "
+            "and value); 'all-linear' = every linear layer of the transformer blocks."
+        },
     )
 
     def __post_init__(self):
         if not isinstance(self.r, int) or self.r < 1:
             raise ValueError(f"LoRA rank r={self.r!r} must be a positive integer, e.g. r=8.")
+        if isinstance(self.target_modules, str) and self.target_modules != ALL_LINEAR:
+            raise ValueError(
+                f"target_modules={self.target_modules!r}: give a list of module names, None, or '{ALL_LINEAR}'."
+            )
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ValueError(f"lora_dropout={self.lora_dropout!r} must be in [0, 1).")
 
@@ -74,12 +86,24 @@ def default_target_modules(model: nn.Module) -> list[str]:
     )
 
 
+def all_linear_modules(model: nn.Module) -> list[str]:
+    """Full names of the linear layers an embedding passes through (not poolers or output heads)."""
+    return [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear) and not any(part in name.split(".") for part in _NOT_ADAPTED)
+    ]
+
+
 def attach_lora(model: nn.Module, settings) -> LoraSettings:
     """Inject a fresh LoRA adapter into ``model`` (in place); returns the settings with targets filled in."""
     from peft import LoraConfig, inject_adapter_in_model
 
     settings = as_lora_settings(settings)
-    targets = settings.target_modules or default_target_modules(model)
+    if settings.target_modules == ALL_LINEAR:
+        targets = all_linear_modules(model)
+    else:
+        targets = settings.target_modules or default_target_modules(model)
     settings = LoraSettings(**{**asdict(settings), "target_modules": list(targets)})
     config = LoraConfig(
         r=settings.r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout, target_modules=targets
@@ -117,6 +141,20 @@ def load_lora_state_dict(model: nn.Module, state_dict: dict, base_name: str) -> 
             "Was the adapter trained on another base model or with other LoRA settings?"
         )
     set_peft_model_state_dict(model, state_dict)
+
+
+def merge_lora(model: nn.Module) -> None:
+    """Fold every LoRA update into its base layer and put the plain layer back (peft's merge).
+
+    The merged model computes what the adapted one does, at the speed of the frozen base.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, child, module.get_base_layer())
 
 
 def lora_parameters(module: nn.Module) -> dict:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from fewshot_nlp.meta import (
     protonet_loss,
     save_checkpoint,
 )
-from fewshot_nlp.meta.protonet import LOG_TEMPERATURE
+from fewshot_nlp.meta.protonet import LOG_TEMPERATURE, episode_class_vectors, episode_targets
 from fewshot_nlp.tasks import EpisodeSampler
 
 WORDS = ["card", "cancel", "balance", "password", "hello", "goodbye", "flight", "weather", "money", "order"]
@@ -115,6 +116,125 @@ def test_fomaml_gradient_reaches_the_prototypes_through_the_head_initialisation(
     lora_a = [n for n in start if "lora_A" in n]
     assert all(through_head[n].abs().sum() > 0 for n in lora_a)
     assert not all(torch.allclose(grads[n], expected[n], atol=1e-6, rtol=1e-4) for n in lora_a)
+
+
+def labelled_episode(zero_shot: bool = False):
+    episode = toy_episode()
+    episode.label_texts = [f"this is about {c}" for c in episode.classes]
+    if zero_shot:
+        episode.support_texts, episode.support_labels = [], []
+    return episode
+
+
+def nonzero_lora(encoder) -> dict:
+    """A LoRA whose B is not zero, so that the adapter changes every embedding."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, parameter in encoder.lora_parameters().items():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.3)
+    return lora_start(encoder)
+
+
+@pytest.mark.parametrize("zero_shot", [False, True], ids=["K>0", "K=0"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_label_aware_class_vectors_are_the_classifiers(tiny_encoder, zero_shot, metric):
+    """Training builds class vectors (and scores) exactly as the classifier does at test time."""
+    tiny_encoder.add_lora(LoraSettings(r=4, target_modules="all-linear"))
+    start = nonzero_lora(tiny_encoder)
+    episode = labelled_episode(zero_shot)
+    targets, _ = episode_targets(episode)
+    centres, _, _ = episode_class_vectors(
+        tiny_encoder, start, episode.support_texts, targets, episode.way, episode.label_texts, 2.5
+    )
+    temperature = float(start[LOG_TEMPERATURE].exp())
+    clf = FewShotClassifier(tiny_encoder, metric=metric, temperature=temperature, prior_weight=2.5)
+    clf.add_labels(dict(zip(episode.classes, episode.label_texts)))
+    if not zero_shot:
+        clf.fit(episode.support_texts, episode.support_labels)
+    assert clf.classes_ == episode.classes
+    assert torch.allclose(centres.detach(), clf.head.class_vectors(), atol=1e-5)
+    task = ProtoMAMLTask(tiny_encoder, start, episode, label_weight=2.5, metric=metric)
+    logits = task._logits({**start, **task.head}, task.query_inputs)
+    assert torch.allclose(torch.softmax(logits, 1), clf.predict_proba(episode.query_texts), atol=1e-4)
+
+
+def test_the_gradient_reaches_the_adapter_through_the_label_side(tiny_encoder):
+    """Zero-shot episode, queries embedded without gradient: all that is left is the label side."""
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    start = nonzero_lora(tiny_encoder)
+    episode = labelled_episode(zero_shot=True)
+    leaves = {n: w.clone().requires_grad_(True) for n, w in start.items()}
+    targets, query_targets = episode_targets(episode)
+    centres, _, labels = episode_class_vectors(tiny_encoder, leaves, [], targets, episode.way, episode.label_texts, 1.0)
+    assert torch.allclose(centres, labels)  # K = 0: the label embedding alone
+    with torch.no_grad():
+        queries = tiny_encoder.functional_forward(start, episode.query_texts)
+    loss = torch.nn.functional.cross_entropy(queries @ centres.T / 0.05, query_targets)
+    grads = torch.autograd.grad(loss, [leaves[n] for n in start if "lora_" in n])
+    assert all(g.abs().sum() > 0 for g in grads)
+    # and the trainer's losses take that path: protonet's and FOMAML's through the head's start
+    loss, _, _ = protonet_loss(tiny_encoder, leaves, episode, label_weight=1.0, metric="cosine")
+    assert loss.requires_grad
+    task = ProtoMAMLTask(tiny_encoder, start, episode, differentiable_head=True, label_weight=1.0, metric="cosine")
+    _, grads, _ = first_order_maml_gradients(start, task.support_loss, task.query_loss, 0, 0.1, task.head)
+    through_head = task.head_init_gradients(grads)
+    assert all(through_head[n].abs().sum() > 0 for n in start if "lora_A" in n)
+
+
+def test_label_aware_training_needs_label_texts(tiny_encoder):
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    with pytest.raises(ValueError, match="needs episode.label_texts"):
+        protonet_loss(
+            tiny_encoder, lora_start(tiny_encoder), replace(toy_episode(), label_texts=None), label_weight=1.0
+        )
+
+
+def test_training_mixes_corpora_by_weight_and_drops_support_for_zero_shot(tiny_encoder, tmp_path):
+    small = ClassificationTaskSet(
+        [f"{w} {i}" for w in WORDS[:3] for i in range(6)], [w for w in WORDS[:3] for _ in range(6)]
+    )
+    args = toy_args(
+        tmp_path,
+        tasks=["toy", "small"],
+        task_weights=[1.0, 3.0],
+        way=8,
+        class_fractions=[1.0, 0.0, 0.0],
+        label_weight=1.0,
+        zero_shot_fraction=0.5,
+    )
+    trainer = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set(), "small": small})
+    episodes = [e for step in range(100) for e in trainer.episodes_for_step(step)]
+    from_small = [e for e in episodes if set(e.classes) <= set(WORDS[:3])]
+    assert 0.65 < len(from_small) / len(episodes) < 0.85  # weight 3 of 4
+    assert {e.way for e in from_small} == {3} and {e.way for e in episodes if e not in from_small} == {8}  # capped
+    zero = [e for e in episodes if not e.support_texts]
+    assert 0.4 < len(zero) / len(episodes) < 0.6 and all(e.label_texts for e in episodes)
+    assert trainer.episodes_for_step(7)[0] == episodes[14]  # fixed by (seed, index)
+
+
+def test_full_finetuning_trains_every_weight_and_saves_the_encoder(tiny_encoder, tmp_path):
+    args = toy_args(tmp_path, finetune="full", lora={}, label_weight=1.0, metric="cosine", steps=2, outer_lr=0.01)
+    trainer = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()})
+    before = {n: p.detach().clone() for n, p in tiny_encoder.named_parameters()}
+    assert set(trainer.meta_parameters) - {LOG_TEMPERATURE} == set(before)
+    out = trainer.train()
+    assert any(not torch.equal(p, before[n]) for n, p in tiny_encoder.named_parameters())
+    assert (out / "encoder" / "model.safetensors").is_file() and not (out / "adapter_model.safetensors").exists()
+    again = FewShotClassifier.from_pretrained(out)
+    texts = toy_episode().query_texts
+    assert torch.allclose(again.encoder.encode(texts), tiny_encoder.encode(texts), atol=1e-6)
+    assert again.head.metric == "cosine" and again.head.prior_weight == 1.0
+
+
+def test_all_linear_lora_adapts_every_linear_layer_but_the_pooler(tiny_encoder):
+    tiny_encoder.add_lora(LoraSettings(r=2, target_modules="all-linear"))
+    adapted = {n.rsplit(".lora_A", 1)[0] for n in tiny_encoder.lora_parameters() if "lora_A" in n}
+    linear = {n for n, m in tiny_encoder.named_modules() if isinstance(m, torch.nn.Linear) and "lora" not in n}
+    assert len(adapted) == 2 * 6  # 2 layers x (query, key, value, attention output, intermediate, output)
+    assert not any("pooler" in n for n in adapted) and any("pooler" in n for n in linear)
+    with pytest.raises(ValueError, match="target_modules='everything'"):
+        LoraSettings(target_modules="everything")
 
 
 def test_fomaml_steps_lower_the_query_loss_without_touching_the_model(tiny_encoder):
@@ -299,19 +419,19 @@ from fewshot_nlp import SentenceEncoder
 from fewshot_nlp.meta import MetaTrainer, MetaTrainingArguments
 from test_meta import toy_task_set, toy_args
 from pathlib import Path
-args = toy_args(Path({tmp!r}), steps={steps}, algorithm={algorithm!r}, anchor_weight={anchor_weight!r})
+args = toy_args(Path({tmp!r}), steps={steps}, algorithm={algorithm!r}, **{extra!r})
 trainer = MetaTrainer(args, encoder=SentenceEncoder({model!r}), task_sets={{"toy": toy_task_set()}})
 trainer.train(resume={resume})
 """
 
 
-def _run_training(tmp_path, model_dir, steps, algorithm, anchor_weight, resume=False):
+def _run_training(tmp_path, model_dir, steps, algorithm, extra, resume=False):
     code = TRAIN_SCRIPT.format(
         tests=str(ROOT / "tests"),
         tmp=str(tmp_path),
         steps=steps,
         algorithm=algorithm,
-        anchor_weight=anchor_weight,
+        extra=extra,
         model=str(model_dir),
         resume=resume,
     )
@@ -324,14 +444,35 @@ def _adapter(folder: Path) -> dict:
     return load_file(folder / "adapter_model.safetensors")
 
 
-@pytest.mark.parametrize("algorithm, anchor_weight", [("protonet", 0.0), ("fomaml", 0.0), ("protonet", 1.0)])
-def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, anchor_weight, tiny_model_dir, tmp_path):
-    """With an anchor too: its cache is filled anew on resumption, from other batches."""
+LABEL_AWARE = dict(
+    label_weight=1.0,
+    zero_shot_fraction=0.5,
+    metric="cosine",
+    temperature=0.05,
+    lora={"r": 4, "target_modules": "all-linear"},
+    shot=[1, 2],
+)
+
+
+@pytest.mark.parametrize(
+    "algorithm, extra",
+    [
+        ("protonet", {}),
+        ("fomaml", {}),
+        ("protonet", {"anchor_weight": 1.0}),
+        ("protonet", LABEL_AWARE),
+        ("fomaml", LABEL_AWARE),
+    ],
+    ids=["protonet", "fomaml", "protonet-anchor", "protonet-label-aware", "fomaml-label-aware"],
+)
+def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, extra, tiny_model_dir, tmp_path):
+    """With an anchor too (its cache is filled anew on resumption, from other batches), and
+    label-aware episodes, a share of them zero-shot, drawn by (seed, index)."""
     steps = 30
-    straight = _run_training(tmp_path / "straight", tiny_model_dir, steps, algorithm, anchor_weight)
+    straight = _run_training(tmp_path / "straight", tiny_model_dir, steps, algorithm, extra)
     assert straight.wait(timeout=300) == 0
 
-    interrupted = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, anchor_weight)
+    interrupted = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, extra)
     latest = tmp_path / "killed" / "run" / "checkpoints" / "latest"
     deadline = time.time() + 240
     while time.time() < deadline and interrupted.poll() is None:
@@ -344,7 +485,7 @@ def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, anchor_weig
     killed_at = int(latest.read_text().split("-")[1])
     assert 5 <= killed_at < steps
 
-    resumed = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, anchor_weight, resume=True)
+    resumed = _run_training(tmp_path / "killed", tiny_model_dir, steps, algorithm, extra, resume=True)
     assert resumed.wait(timeout=300) == 0
     a, b = _adapter(tmp_path / "straight" / "run"), _adapter(tmp_path / "killed" / "run")
     assert a.keys() == b.keys()

@@ -24,6 +24,35 @@ CONFIG_NAME = "head_config.json"
 WEIGHTS_NAME = "head.safetensors"
 
 
+def mixed_class_vectors(
+    example_sum: torch.Tensor,
+    example_count: torch.Tensor,
+    description: torch.Tensor,
+    has_description: torch.Tensor,
+    prior_weight: float,
+) -> torch.Tensor:
+    """``c_k = (sum of K_k examples + w_k d_k) / (K_k + w_k)``, the formula of the module docstring.
+
+    A plain, differentiable function so that meta-training builds its class vectors exactly as
+    the classifier does at test time: ``w_k`` is ``prior_weight`` for a described class with
+    examples, 1 for a described class without any (zero-shot), 0 for an undescribed one.
+    """
+    has_examples = example_count > 0
+    weight = has_description.to(example_sum.dtype) * torch.where(
+        has_examples, torch.full_like(example_count, float(prior_weight)), torch.ones_like(example_count)
+    ).to(example_sum.dtype)
+    total = example_sum + weight[:, None] * description
+    return total / (example_count.to(example_sum.dtype) + weight)[:, None]
+
+
+def similarity(embeddings: torch.Tensor, vectors: torch.Tensor, metric: str) -> torch.Tensor:
+    """[N, C] cosine similarity, or minus the squared euclidean distance (written out, not
+    ``torch.cdist``, so it has a double backward)."""
+    if metric == "cosine":
+        return nn.functional.normalize(embeddings, dim=-1) @ nn.functional.normalize(vectors, dim=-1).T
+    return -((embeddings**2).sum(-1, keepdim=True) - 2 * embeddings @ vectors.T + (vectors**2).sum(-1)[None, :])
+
+
 class PrototypeHead(nn.Module):
     """Scores embeddings against class vectors (see the module docstring for the formula).
 
@@ -124,22 +153,14 @@ class PrototypeHead(nn.Module):
                 f"classes {self.empty_classes} have neither examples nor a description; "
                 "add examples or a description for each, or remove them."
             )
-        weight = self.has_description.float() * torch.where(
-            self.example_count > 0, torch.tensor(self.prior_weight), torch.tensor(1.0)
+        return mixed_class_vectors(
+            self.example_sum, self.example_count, self.description, self.has_description, self.prior_weight
         )
-        total = self.example_sum + weight[:, None] * self.description
-        return total / (self.example_count + weight)[:, None]
 
     def scores(self, embeddings: torch.Tensor, class_vectors: torch.Tensor | None = None) -> torch.Tensor:
-        """Raw similarities [N, C]: cosine, or minus the squared euclidean distance.
-
-        Squared distances are written out (not ``torch.cdist``) so they have a double backward.
-        """
+        """Raw similarities [N, C]: cosine, or minus the squared euclidean distance."""
         vectors = self.class_vectors() if class_vectors is None else class_vectors
-        embeddings = embeddings.to(vectors)
-        if self.metric == "cosine":
-            return nn.functional.normalize(embeddings, dim=-1) @ nn.functional.normalize(vectors, dim=-1).T
-        return -((embeddings**2).sum(-1, keepdim=True) - 2 * embeddings @ vectors.T + (vectors**2).sum(-1)[None, :])
+        return similarity(embeddings.to(vectors), vectors, self.metric)
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Logits [N, C] = scores / temperature."""

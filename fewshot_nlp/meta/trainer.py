@@ -14,16 +14,20 @@ import logging
 import math
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..encoders import LoraSettings, SentenceEncoder
-from ..evaluation import evaluate_episodes
+from ..encoders import DEFAULT_ENCODER, LoraSettings, SentenceEncoder
+from ..evaluation import PrecomputedEncoder, evaluate_episodes
+from ..heads.prototype import METRICS
 from ..tasks import EpisodeSampler, load_task_set, save_class_split
+from ..tasks.episodes import Episode, _as_range
 from .checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -87,20 +91,60 @@ class BaseMetaTrainingArguments:
 class MetaTrainingArguments(BaseMetaTrainingArguments):
     """Settings of a classification meta-training run; every field can be set from YAML or ``key=value``."""
 
-    encoder: str | None = field(default=None, metadata={"help": "Encoder id or path; None = embedded MiniLM."})
-    tasks: list[str] = field(default_factory=lambda: ["clinc150"], metadata={"help": "Task sets to train on."})
+    encoder: str | None = field(
+        default=None, metadata={"help": "Encoder id or path; None = the embedded all-MiniLM-L6-v2 (plain)."}
+    )
+    tasks: list[str] = field(
+        default_factory=lambda: ["clinc150"],
+        metadata={"help": "Task sets to train on; 'name:split' reads one split of a corpus (e.g. 'sgd:train')."},
+    )
+    task_weights: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Sampling weight of each task set (each episode comes from one, drawn with these "
+            "weights); None = take them in turn."
+        },
+    )
     task_split: str | None = field(
         default=None, metadata={"help": "Corpus split to read (e.g. 'train'); None = the reader's default (all)."}
     )
     class_fractions: list[float] = field(
-        default_factory=lambda: [0.6, 0.2, 0.2], metadata={"help": "Class-disjoint train/val/test fractions."}
+        default_factory=lambda: [0.6, 0.2, 0.2],
+        metadata={"help": "Class-disjoint train/val/test fractions; [1, 0, 0] trains on every class."},
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the class split."})
-    way: int = field(default=5, metadata={"help": "Classes per training episode."})
-    shot: int = field(default=5, metadata={"help": "Support examples per class."})
+    val_tasks: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Task sets ('name:split') whose classes are all used for meta-val episodes; "
+            "empty = the val classes of the class split."
+        },
+    )
+    way: int = field(
+        default=5, metadata={"help": "Classes per training episode (capped by the task set's class count)."}
+    )
+    shot: int | list[int] = field(default=5, metadata={"help": "Support examples per class, or a [low, high] range."})
     query: int = field(default=10, metadata={"help": "Query examples per class."})
     temperature: float = field(default=0.1, metadata={"help": "Initial temperature (learned) of the scores."})
-    eval_way: int = field(default=5, metadata={"help": "Classes per meta-val episode."})
+    metric: str = field(
+        default="euclidean", metadata={"help": "Scores in training and evaluation: 'euclidean' or 'cosine'."}
+    )
+    label_weight: float | None = field(
+        default=None,
+        metadata={
+            "help": "Label-aware class vectors, as the classifier builds them: (sum of K support "
+            "embeddings + w x label embedding) / (K + w) with w = label_weight; None = support "
+            "prototypes only. Saved as the classifier's prior_weight."
+        },
+    )
+    zero_shot_fraction: float = field(
+        default=0.0,
+        metadata={"help": "Share of training episodes with no support set (label_weight must be set)."},
+    )
+    finetune: str = field(
+        default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
+    )
+    eval_way: int = field(default=5, metadata={"help": "Classes per meta-val episode (capped as way)."})
     eval_shot: int = field(default=1, metadata={"help": "Shots per meta-val episode."})
     eval_query: int = field(default=15, metadata={"help": "Queries per class in a meta-val episode."})
     anchor_weight: float = field(
@@ -117,10 +161,32 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
 
     ALGORITHMS: ClassVar[tuple[str, ...]] = ("protonet", "fomaml")
     PROBLEM: ClassVar[str] = "classification"
-    COUNTS: ClassVar[tuple[str, ...]] = ("way", "shot", "query")
+    COUNTS: ClassVar[tuple[str, ...]] = ("way", "query")
 
     def __post_init__(self):
         super().__post_init__()
+        _as_range(self.shot, "shot")
+        if self.metric not in METRICS:
+            raise ValueError(f"metric={self.metric!r} must be one of {list(METRICS)}.")
+        if self.finetune not in ("lora", "full"):
+            raise ValueError(f"finetune={self.finetune!r} must be 'lora' or 'full'.")
+        if self.finetune == "full" and self.lora:
+            raise ValueError("finetune='full' trains every weight; remove the lora settings (lora: {}).")
+        if self.label_weight is not None and not self.label_weight > 0:
+            raise ValueError(f"label_weight={self.label_weight!r} must be > 0, or null for prototypes only.")
+        if not 0.0 <= self.zero_shot_fraction <= 1.0:
+            raise ValueError(f"zero_shot_fraction={self.zero_shot_fraction!r} must be in [0, 1].")
+        if self.zero_shot_fraction and self.label_weight is None:
+            raise ValueError(
+                "zero-shot episodes need label texts: set label_weight (e.g. 1.0) with zero_shot_fraction."
+            )
+        if self.task_weights is not None and (
+            len(self.task_weights) != len(self.tasks) or min(self.task_weights) < 0 or not sum(self.task_weights) > 0
+        ):
+            raise ValueError(
+                f"task_weights={self.task_weights!r} must give one non-negative weight per task set "
+                f"({len(self.tasks)}: {self.tasks}), not all zero."
+            )
         if self.way < 2 or self.eval_way < 2:
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
@@ -154,6 +220,10 @@ class MetaTrainer:
         self.meta_parameters: dict[str, torch.nn.Parameter] = self._setup(*setup, **setup_options)
         self.optimizer = torch.optim.Adam(self.meta_parameters.values(), lr=args.outer_lr)
         self.step = 0
+        #: wall seconds in training steps (evaluation excluded), the texts they embedded, and the
+        #: whole run's wall seconds (evaluation included), summed over resumptions
+        self.training = {"seconds": 0.0, "texts": 0, "wall_seconds": 0.0}
+        self._clock = (time.perf_counter(), 0.0)  # (when this process started counting, wall seconds before)
         self.history: list[dict] = []
         self.best: dict | None = None
         self.evaluations_without_improvement = 0
@@ -166,9 +236,11 @@ class MetaTrainer:
         """Classification: the encoder with its LoRA, class split, samplers, meta-val episodes."""
         args = self.args
         if encoder is None:
-            encoder = SentenceEncoder(args.encoder, device=_process_device())
+            encoder = SentenceEncoder(args.encoder or DEFAULT_ENCODER, device=_process_device())
         self.encoder = encoder
-        if self.encoder.lora_settings is None:
+        if args.finetune == "full":
+            self.encoder.enable_full_finetuning()
+        elif self.encoder.lora_settings is None:
             self.encoder.add_lora(LoraSettings(**args.lora))
         self.encoder.eval()  # no dropout: a step depends only on the weights and the episodes
         if task_sets is None:
@@ -178,35 +250,65 @@ class MetaTrainer:
         self.class_split = {
             name: ts.split_classes(tuple(args.class_fractions), seed=args.split_seed) for name, ts in task_sets.items()
         }
+        shot = args.shot if isinstance(args.shot, int) else tuple(args.shot)
         self.train_samplers = [
-            EpisodeSampler(ts.subset(self.class_split[name]["train"]), args.way, args.shot, args.query, seed=args.seed)
+            EpisodeSampler(
+                ts.subset(self.class_split[name]["train"]), args.way, shot, args.query, seed=args.seed, cap_way=True
+            )
             for name, ts in task_sets.items()
         ]
-        val_sets = {
-            name: ts.subset(self.class_split[name]["val"])
-            for name, ts in task_sets.items()
-            if len(self.class_split[name]["val"]) >= args.eval_way
-        }
+        if args.val_tasks:
+            val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
+        else:
+            val_sets = {
+                name: ts.subset(self.class_split[name]["val"])
+                for name, ts in task_sets.items()
+                if len(self.class_split[name]["val"]) >= args.eval_way
+            }
         self.val_episodes = [
             episode
             for ts in val_sets.values()
             for episode in EpisodeSampler(
-                ts, args.eval_way, args.eval_shot, args.eval_query, seed=args.seed + 1
+                ts, args.eval_way, args.eval_shot, args.eval_query, seed=args.seed + 1, cap_way=True
             ).sample(math.ceil(args.eval_episodes / max(len(val_sets), 1)))
         ]
         self.anchor = FrozenEmbeddings(self.encoder) if args.anchor_weight else None
         self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature), device=self.encoder.device))
-        return {**self.encoder.lora_parameters(), LOG_TEMPERATURE: self.log_temperature}
+        return {**self.encoder.trainable_parameters(), LOG_TEMPERATURE: self.log_temperature}
 
     # ---------------------------------------------------------------- episodes
     def episodes_for_step(self, step: int) -> list:
-        """The meta-batch of outer step ``step``: fixed by (seed, step), whatever happened before."""
+        """The meta-batch of outer step ``step``: fixed by (seed, step), whatever happened before.
+
+        Each episode comes from one task set: in turn, or drawn with ``task_weights``; a
+        ``zero_shot_fraction`` of them lose their support set.
+        """
+        args, samplers = self.args, self.train_samplers
         episodes = []
-        for j in range(self.args.meta_batch_size):
-            index = step * self.args.meta_batch_size + j
-            sampler = self.train_samplers[index % len(self.train_samplers)]
-            episodes.append(sampler.episode(index // len(self.train_samplers)))
+        for j in range(args.meta_batch_size):
+            index = step * args.meta_batch_size + j
+            if args.task_weights is None:
+                episode = samplers[index % len(samplers)].episode(index // len(samplers))
+            else:
+                weights = np.asarray(args.task_weights, dtype=float)
+                which = np.random.default_rng([args.seed, index, 1]).choice(len(samplers), p=weights / weights.sum())
+                episode = samplers[which].episode(index)
+            if args.zero_shot_fraction and np.random.default_rng([args.seed, index, 2]).random() < (
+                args.zero_shot_fraction
+            ):
+                episode = zero_shot(episode)
+            episodes.append(episode)
         return episodes
+
+    @property
+    def wall_seconds(self) -> float:
+        started, before = self._clock
+        return before + time.perf_counter() - started
+
+    def texts_in(self, episode) -> int:
+        """Texts one training episode embeds (for the training throughput)."""
+        labels = len(episode.label_texts or []) if getattr(self.args, "label_weight", None) is not None else 0
+        return len(episode.support_texts) + len(episode.query_texts) + labels
 
     # -------------------------------------------------------------------- step
     def train_step(self, step: int) -> dict:
@@ -229,46 +331,70 @@ class MetaTrainer:
 
     def task_gradients(self, episode) -> dict[str, float]:
         """Add one episode's share of the meta-gradient to ``.grad``; returns its loss (and accuracy)."""
-        if self.args.algorithm == "protonet":
-            loss, accuracy, drift = protonet_loss(self.encoder, self.meta_parameters, episode, self.anchor)
-            ((loss + self.args.anchor_weight * drift) / self.args.meta_batch_size).backward()
+        args = self.args
+        if args.algorithm == "protonet":
+            loss, accuracy, drift = protonet_loss(
+                self.encoder, self.meta_parameters, episode, self.anchor, args.label_weight, args.metric
+            )
+            ((loss + args.anchor_weight * drift) / args.meta_batch_size).backward()
             stats = {"loss": float(loss.detach()), "accuracy": accuracy}
             return stats if self.anchor is None else {**stats, "drift": float(drift.detach())}
         start = {n: p.detach() for n, p in self.meta_parameters.items()}
         task = ProtoMAMLTask(
-            self.encoder, start, episode, self.anchor, self.args.anchor_weight, self.args.head_init_gradient
+            self.encoder,
+            start,
+            episode,
+            self.anchor,
+            args.anchor_weight,
+            args.head_init_gradient,
+            label_weight=args.label_weight,
+            metric=args.metric,
         )
         _, grads, adapted = first_order_maml_gradients(
             start,
             task.support_loss,
             task.query_loss,
-            self.args.inner_steps,
-            self.args.inner_lr,
+            args.inner_steps if episode.support_texts else 0,  # zero-shot: nothing to adapt on
+            args.inner_lr,
             task.head,
             frozen={LOG_TEMPERATURE},
         )
-        if self.args.head_init_gradient:
+        if args.head_init_gradient:
             through_head = task.head_init_gradients(grads)
             grads = {name: grads[name] + through_head[name] for name in start}
         for name in start:
-            self.meta_parameters[name].grad += grads[name] / self.args.meta_batch_size
+            self.meta_parameters[name].grad += grads[name] / args.meta_batch_size
         return {**task.query_stats, "accuracy": task.query_accuracy(adapted)}
 
     # --------------------------------------------------------------- evaluate
     def evaluate(self) -> dict:
-        """Prototype accuracy (95% CI) on the fixed meta-val episodes, with the current adapter."""
-        from ..classifier import FewShotClassifier
-
+        """Accuracy (95% CI) on the fixed meta-val episodes with the current adapter: the
+        classifier's prototypes, or with ``label_weight`` its mixture and its zero-shot accuracy."""
         if not self.val_episodes:
             return {}
-        temperature = float(self.log_temperature.detach().exp())
-        result = evaluate_episodes(
-            lambda enc, ep: FewShotClassifier(enc, metric="euclidean", temperature=temperature),
-            self.val_episodes,
-            self.encoder,
-            progress=False,
+        texts = [t for e in self.val_episodes for t in (*e.support_texts, *e.query_texts, *(e.label_texts or []))]
+        encoder = PrecomputedEncoder(self.encoder, texts)  # one pass serves both evaluations
+        result = evaluate_episodes(self.classifier_for, self.val_episodes, encoder, progress=False)
+        record = {"val_accuracy": result.accuracy, "val_ci95": result.ci95, "val_episodes": result.episodes}
+        if self.args.label_weight is not None:
+            zero = evaluate_episodes(self.classifier_for, self.val_episodes, encoder, use_support=False, progress=False)
+            record.update({"val_zero_shot_accuracy": zero.accuracy, "val_zero_shot_ci95": zero.ci95})
+        return record
+
+    def classifier_for(self, encoder, episode=None):
+        """The classifier meta-training prepares the encoder for (with the episode's label texts)."""
+        from ..classifier import FewShotClassifier
+
+        args = self.args
+        classifier = FewShotClassifier(
+            encoder,
+            metric=args.metric,
+            temperature=float(self.log_temperature.detach().exp()),
+            prior_weight=1.0 if args.label_weight is None else args.label_weight,
         )
-        return {"val_accuracy": result.accuracy, "val_ci95": result.ci95, "val_episodes": result.episodes}
+        if episode is not None and args.label_weight is not None:
+            classifier.add_labels(dict(zip(episode.classes, episode.label_texts)))
+        return classifier
 
     # ------------------------------------------------------------ checkpoints
     @property
@@ -293,6 +419,7 @@ class MetaTrainer:
             "history": self.history,
             "best": None if self.best is None else {k: v for k, v in self.best.items() if k != "weights"},
             "evaluations_without_improvement": self.evaluations_without_improvement,
+            "training": {**self.training, "wall_seconds": self.wall_seconds},
             "param_groups": self.optimizer.state_dict()["param_groups"],
         }
         save_checkpoint(self.checkpoint_dir, self.step, self._checkpoint_tensors(), state)
@@ -314,6 +441,8 @@ class MetaTrainer:
         self.step = state["step"]
         self.history = state["history"]
         self.evaluations_without_improvement = state["evaluations_without_improvement"]
+        self.training = {**self.training, **state.get("training", {})}
+        self._clock = (time.perf_counter(), self.training["wall_seconds"])
         if state["best"] is not None:
             weights = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
             self.best = {**state["best"], "weights": weights}
@@ -338,7 +467,10 @@ class MetaTrainer:
             total=args.steps, initial=self.step, desc=f"meta-train ({args.algorithm})", disable=self.rank != 0
         )
         while self.step < args.steps:
+            started = time.perf_counter()
             stats = self.train_step(self.step)
+            self.training["seconds"] += time.perf_counter() - started
+            self.training["texts"] += sum(self.texts_in(e) for e in self.episodes_for_step(self.step))
             self.step += 1
             record = {"step": self.step, **stats}
             progress.update(1)
@@ -393,11 +525,7 @@ class MetaTrainer:
 
     def write_model(self) -> None:
         """A FewShotClassifier folder, plus the class split."""
-        from ..classifier import FewShotClassifier
-
-        classifier = FewShotClassifier(
-            self.encoder, metric="euclidean", temperature=float(self.log_temperature.detach().exp())
-        )
+        classifier = self.classifier_for(self.encoder)
         classifier.meta_training = {
             "algorithm": self.args.algorithm,
             "inner_steps": self.args.inner_steps,
@@ -406,11 +534,19 @@ class MetaTrainer:
             "best_step": None if self.best is None else self.best["step"],
             "best_val_accuracy": None if self.best is None else self.best["val_accuracy"],
             "steps_run": self.step,
+            "training_seconds": round(self.training["seconds"], 1),
+            "wall_seconds": round(self.wall_seconds, 1),
+            "training_texts_per_second": round(self.training["texts"] / max(self.training["seconds"], 1e-9), 1),
             "arguments": dataclasses.asdict(self.args),
         }
         classifier.save_pretrained(self.output_dir)
         for name, split in self.class_split.items():
             save_class_split(split, self.output_dir / f"class_split_{_file_safe(name)}.json")
+
+
+def zero_shot(episode: Episode) -> Episode:
+    """The same episode without its support set: class vectors come from the label texts alone."""
+    return dataclasses.replace(episode, support_texts=[], support_labels=[])
 
 
 def _file_safe(task_name: str) -> str:

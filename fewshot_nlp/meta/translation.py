@@ -101,6 +101,9 @@ class TranslationMetaTrainer(MetaTrainer):
             episodes.append(self.task_set.episode(language, self.args.support, self.args.query, self.args.seed, index))
         return episodes
 
+    def texts_in(self, episode) -> int:
+        return len(episode.support) + len(episode.query)
+
     def _losses(self, episode):
         # training corpora are truncated silently (max_length): no per-step length check
         support, query = (
