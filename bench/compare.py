@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 from report import DATASET_NAMES, ORDER, TRAINING, write_report  # bench/report.py: names, tables, plots
 
-from fewshot_nlp import FewShotClassifier, SentenceEncoder, __version__
+from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder, __version__
 from fewshot_nlp.encoders import resolve_encoder
 from fewshot_nlp.evaluation import PrecomputedEncoder
 from fewshot_nlp.tasks import EpisodeSampler, load_class_split, load_task_set
@@ -244,7 +244,7 @@ def main() -> None:
         task_sets = held_out_task_sets(args.data)
         for dataset in chosen["datasets"]:
             texts = task_sets[dataset].texts_and_labels()[0]
-            encoders = {"frozen": PrecomputedEncoder(SentenceEncoder(), texts)}
+            encoders = {"frozen": PrecomputedEncoder(SentenceEncoder(DEFAULT_ENCODER), texts)}
             if args.protonet_model is not None:
                 encoders["protonet"] = PrecomputedEncoder(args.protonet_model.encoder, texts)
             for setting in chosen["settings"]:

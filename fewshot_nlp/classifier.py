@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,13 +15,14 @@ from huggingface_hub import ModelCard, ModelCardData, ModelHubMixin
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .encoders import DEFAULT_ENCODER, SentenceEncoder
+from .encoders import DEFAULT_ENCODER, DEFAULT_MODEL, SentenceEncoder, default_adapter_revision
 from .heads import DEFAULT_TEMPLATE, LabelDescriptionHead
 from .hub import CONFIG_NAME, LIBRARY_KEY, find_saved_folder
 from .inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
 
 ADAPTER_NAME = "adapter_model.safetensors"
 META_ADAPTER_NAME = "meta_adapter.safetensors"
+ENCODER_FOLDER = "encoder"  # a fully fine-tuned encoder's own weights (safetensors), when there is one
 SETTABLE_AFTER_LOADING = {"oos_threshold", "oos_label", "threshold"}
 DEFAULT_MULTI_LABEL_CENTER = 0.3  # cosine score at probability 0.5 when nothing can calibrate it
 
@@ -133,7 +135,7 @@ class FewShotClassifier(
         to new classifiers, and ``labels`` are added to a loaded one.
         """
         folder = None
-        if model_id_or_path is not None and str(model_id_or_path) != DEFAULT_ENCODER:
+        if model_id_or_path is not None and str(model_id_or_path) not in (DEFAULT_ENCODER, DEFAULT_MODEL):
             folder = find_saved_folder(
                 str(model_id_or_path), CONFIG_NAME, LIBRARY_KEY, revision, token, cache_dir, local_files_only
             )
@@ -156,7 +158,18 @@ class FewShotClassifier(
     @classmethod
     def _load_folder(cls, folder: Path, device: str | None = None) -> FewShotClassifier:
         config = json.loads((folder / CONFIG_NAME).read_text())
-        encoder = SentenceEncoder(config["encoder"], lora=config.get("lora"), device=device)
+        if config.get("encoder_folder"):
+            encoder = SentenceEncoder(str(folder / config["encoder_folder"]), device=device)
+            encoder.name_or_path = config["encoder"]
+        else:
+            encoder = SentenceEncoder(config["encoder"], lora=config.get("lora"), device=device)
+        saved_revision = config.get("encoder_revision")
+        if config["encoder"] == DEFAULT_MODEL and saved_revision != default_adapter_revision():
+            warnings.warn(
+                f"{folder} was made with default adapter {saved_revision}, this installation has "
+                f"{default_adapter_revision()}: its examples were embedded by another encoder; fit it again.",
+                stacklevel=3,
+            )
         if config.get("lora"):
             encoder.load_lora_state_dict(load_file(folder / ADAPTER_NAME))
         classifier = cls(
@@ -343,6 +356,8 @@ class FewShotClassifier(
         return {
             LIBRARY_KEY: __version__,
             "encoder": self.encoder.name_or_path,
+            "encoder_revision": default_adapter_revision() if self.encoder.name_or_path == DEFAULT_MODEL else None,
+            "encoder_folder": ENCODER_FOLDER if getattr(self.encoder, "fully_trainable", False) else None,
             "head_type": head_kind.get((has_examples, has_descriptions), "empty"),
             "labels": self.classes_,
             "descriptions": self.head.descriptions,
@@ -360,11 +375,12 @@ class FewShotClassifier(
 
     def _save_pretrained(self, save_directory: Path) -> None:
         save_directory = Path(save_directory)
-        if self.head.classes:  # a meta-trained adapter is saved before it has labels
-            self._check_fitted()
-        elif self.encoder.lora_settings is None:
-            self._check_fitted()  # nothing worth saving: explain how to add labels
+        trained_encoder = self.encoder.lora_settings is not None or getattr(self.encoder, "fully_trainable", False)
+        if self.head.classes or not trained_encoder:  # a meta-trained encoder is saved before it has labels
+            self._check_fitted()  # with nothing worth saving, this explains how to add labels
         self.head.save(save_directory)
+        if getattr(self.encoder, "fully_trainable", False):
+            self.encoder.model.save(str(save_directory / ENCODER_FOLDER), safe_serialization=True)
         if self.encoder.lora_settings is not None:
             save_file(self.encoder.lora_state_dict(), save_directory / ADAPTER_NAME)
         if self._meta_lora is not None:  # adapted at fit time: keep the starting point for the next fit

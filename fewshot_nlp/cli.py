@@ -29,6 +29,7 @@ def _print_table(rows: list[list], header: list[str]) -> None:
 def quickstart(args) -> int:
     """Fit on the packaged example set (+ two described labels), predict, and evaluate if data is there."""
     from . import FewShotClassifier
+    from .encoders import DEFAULT_MODEL
     from .tasks import ClassificationTaskSet, read_label_descriptions
 
     examples = ClassificationTaskSet.from_csv(_packaged("quickstart_examples.csv"))
@@ -37,8 +38,10 @@ def quickstart(args) -> int:
 
     classifier = FewShotClassifier.from_pretrained(labels=descriptions)
     classifier.fit(*examples.texts_and_labels())
+    adapted = classifier.encoder.name_or_path == DEFAULT_MODEL
     print(
-        f"Classifier on the embedded all-MiniLM-L6-v2: {len(examples)} examples of "
+        f"Classifier on the embedded all-MiniLM-L6-v2{' with its meta-trained adapter' if adapted else ''}: "
+        f"{len(examples)} examples of "
         f"{len(examples.classes)} labels, plus {len(descriptions)} labels known only by description "
         f"({', '.join(descriptions)}).\n"
     )
@@ -56,6 +59,7 @@ def quickstart(args) -> int:
 
 def _quickstart_evaluation(args, encoder) -> None:
     from . import FewShotClassifier, evaluate_episodes
+    from .encoders import DEFAULT_MODEL
     from .tasks import EpisodeSampler, data_root, read_clinc150
 
     # --data, then $FEWSHOT_NLP_DATA, then ../shared/data (where the project's own data lives beside a checkout)
@@ -73,6 +77,11 @@ def _quickstart_evaluation(args, encoder) -> None:
     sampler = EpisodeSampler(task_set, way=5, shot=5, query=15, seed=0)
     episodes = sampler.sample(args.episodes)
     print(f"\nEpisodic evaluation on CLINC150 (test split), 5-way 5-shot, {len(episodes)} episodes:")
+    if encoder.name_or_path == DEFAULT_MODEL:
+        print(
+            "  (the default adapter was meta-trained on CLINC150's train split: the test texts are new, "
+            "the intents are not; docs/benchmarks.md, section 'transfer', scores corpora it never saw)"
+        )
     result = evaluate_episodes(lambda enc, ep: FewShotClassifier(enc), episodes, encoder, progress=False)
     print(f"  prototype accuracy: {result}")
 

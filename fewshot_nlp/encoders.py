@@ -6,6 +6,8 @@ embeddings; meta-learning sees the LoRA tensors as a plain ``name -> tensor`` di
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,10 +15,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .lora import LoraSettings, attach_lora, load_lora_state_dict, lora_parameters, lora_state_dict, only_lora
+from .lora import LoraSettings, attach_lora, load_lora_state_dict, lora_parameters, lora_state_dict, merge_lora
 
+#: the plain, frozen all-MiniLM-L6-v2 (embedded copy): pass it to get the encoder without the adapter
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2"}
+#: what ``None`` means: the embedded MiniLM with the package's meta-trained adapter merged in
+DEFAULT_MODEL = "fewshot-nlp/all-MiniLM-L6-v2-default-adapter"
+DEFAULT_ADAPTER_DIR = Path(__file__).parent / "default_adapter"
+ADAPTER_WEIGHTS, ADAPTER_CONFIG = "adapter_model.safetensors", "adapter_config.json"
 
 
 def embedded_default_path() -> Path:
@@ -29,10 +36,10 @@ def embedded_default_path() -> Path:
 def resolve_encoder(name_or_path: str | os.PathLike | None) -> str:
     """Map a model id to something SentenceTransformer can load.
 
-    ``None`` and the all-MiniLM-L6-v2 Hub id resolve to the embedded copy, so the default
-    works offline; every other name or path is passed through unchanged.
+    ``None``, the all-MiniLM-L6-v2 Hub id and :data:`DEFAULT_MODEL` resolve to the embedded
+    copy, so the default works offline; every other name or path is passed through unchanged.
     """
-    if name_or_path is None or str(name_or_path) in _DEFAULT_ALIASES:
+    if name_or_path is None or str(name_or_path) in _DEFAULT_ALIASES | {DEFAULT_MODEL}:
         return str(embedded_default_path())
     return str(name_or_path)
 
@@ -41,8 +48,10 @@ class SentenceEncoder(nn.Module):
     """Texts -> L2-normalised embeddings, with an optional LoRA adapter.
 
     Args:
-        model: ``None`` (embedded all-MiniLM-L6-v2), a sentence-transformers / Hugging Face
-            model id, a local folder, or an already built ``SentenceTransformer``.
+        model: ``None`` (the default: the embedded all-MiniLM-L6-v2 with the package's
+            meta-trained adapter merged in, see ``fewshot_nlp/default_adapter/README.md``),
+            :data:`DEFAULT_ENCODER` (the same MiniLM, plain and frozen), a sentence-transformers /
+            Hugging Face model id, a local folder, or an already built ``SentenceTransformer``.
         lora: ``None`` for a frozen encoder, ``True`` for default :class:`LoraSettings`, a
             ``LoraSettings`` / dict of its fields, or a peft ``LoraConfig``.
         device: torch device; default CPU unless CUDA is available.
@@ -65,14 +74,20 @@ class SentenceEncoder(nn.Module):
             if device is not None:
                 model.to(device)
         else:
-            self.name_or_path = DEFAULT_ENCODER if model is None else str(model)
+            if model is None:
+                model = DEFAULT_MODEL if default_adapter_available() else DEFAULT_ENCODER
+            self.name_or_path = str(model)
             self.model = _load_sentence_transformer(resolve_encoder(model), device)
+            if self.name_or_path == DEFAULT_MODEL:
+                _merge_default_adapter(self.model[0].auto_model)
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be >= 1.")
         self.batch_size = batch_size
-        # The base is frozen for good: only LoRA tensors (added below) are ever trained.
+        # The base is frozen: only LoRA tensors (added below) are trained, unless
+        # enable_full_finetuning() opts into training every weight (for comparison).
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
+        self.fully_trainable = False
         # Eval mode (no dropout) by default: a frozen encoder gives the same embedding every
         # time, and meta-learning steps then depend only on weights and episodes.
         self.eval()
@@ -130,13 +145,27 @@ class SentenceEncoder(nn.Module):
         embeddings = self.model(dict(features))["sentence_embedding"]
         return nn.functional.normalize(embeddings, dim=-1)
 
-    def functional_forward(self, lora_weights: dict[str, torch.Tensor], texts) -> torch.Tensor:
-        """:meth:`forward` with the given LoRA tensors swapped in (``torch.func.functional_call``).
+    def functional_forward(self, weights: dict[str, torch.Tensor], texts) -> torch.Tensor:
+        """:meth:`forward` with the given tensors swapped in (``torch.func.functional_call``).
 
-        Keys are names from :meth:`lora_parameters` (other keys, e.g. head tensors, are ignored);
-        the module itself is left untouched.
+        Keys are names from :meth:`trainable_parameters` (other keys, e.g. head tensors, are
+        ignored); the module itself is left untouched.
         """
-        return torch.func.functional_call(self, only_lora(lora_weights), (texts,), strict=False)
+        own = {name for name, _ in self.named_parameters()}
+        swapped = {name: w for name, w in weights.items() if name in own}
+        return torch.func.functional_call(self, swapped, (texts,), strict=False)
+
+    def trainable_parameters(self) -> dict[str, nn.Parameter]:
+        """What meta-training updates: the LoRA tensors, or every weight after :meth:`enable_full_finetuning`."""
+        return dict(self.named_parameters()) if self.fully_trainable else self.lora_parameters()
+
+    def enable_full_finetuning(self) -> None:
+        """Make every weight of the encoder trainable (no LoRA): the comparison point for adapters."""
+        if self.lora_settings is not None:
+            raise ValueError("this encoder has a LoRA adapter; full fine-tuning starts from an encoder without one.")
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(True)
+        self.fully_trainable = True
 
     # ---------------------------------------------------------------------- LoRA
     @property
@@ -167,6 +196,33 @@ class SentenceEncoder(nn.Module):
     def _require_lora(self) -> None:
         if self.lora_settings is None:
             raise ValueError("This encoder has no LoRA adapter; create it with SentenceEncoder(..., lora=True).")
+
+
+def default_adapter_available() -> bool:
+    return (DEFAULT_ADAPTER_DIR / ADAPTER_WEIGHTS).is_file()
+
+
+def default_adapter_revision() -> str | None:
+    """First 12 hex digits of the default adapter's sha256: a saved classifier records which one it used."""
+    if not default_adapter_available():
+        return None
+    return hashlib.sha256((DEFAULT_ADAPTER_DIR / ADAPTER_WEIGHTS).read_bytes()).hexdigest()[:12]
+
+
+def _merge_default_adapter(transformer: nn.Module) -> None:
+    """Attach the package's adapter to the embedded MiniLM, load it, and fold it into the weights."""
+    from safetensors.torch import load_file
+
+    if not default_adapter_available():
+        raise ValueError(
+            f"{DEFAULT_MODEL} needs the default adapter in {DEFAULT_ADAPTER_DIR}, which this installation "
+            f"lacks; use {DEFAULT_ENCODER!r} for the plain encoder."
+        )
+    config = json.loads((DEFAULT_ADAPTER_DIR / ADAPTER_CONFIG).read_text())
+    attach_lora(transformer, LoraSettings(**config["lora"]))
+    weights = {k: v.float() for k, v in load_file(DEFAULT_ADAPTER_DIR / ADAPTER_WEIGHTS).items()}
+    load_lora_state_dict(transformer, weights, DEFAULT_MODEL)
+    merge_lora(transformer)
 
 
 def _load_sentence_transformer(path_or_id: str, device: str | None):

@@ -82,9 +82,10 @@ def tiny_encoder(_tiny_encoder):
 
 @pytest.fixture(scope="session")
 def minilm():
-    from fewshot_nlp import SentenceEncoder
+    """The plain, frozen all-MiniLM-L6-v2: the floors of the real-model tests are its own."""
+    from fewshot_nlp import DEFAULT_ENCODER, SentenceEncoder
 
-    return SentenceEncoder()
+    return SentenceEncoder(DEFAULT_ENCODER)
 
 
 @pytest.fixture(scope="session")
