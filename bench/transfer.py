@@ -48,6 +48,7 @@ VARIANTS = {
     "lora-qv-r8": ["lora={r: 8, lora_alpha: 16}"],
     "lora-all-r4": ["lora={r: 4, lora_alpha: 8, target_modules: all-linear}"],
     "full": ["finetune=full", "lora={}", "outer_lr=2e-5"],
+    "lora-all-r16-anchor": ["anchor_weight=1.0"],  # does the anchor (weight 1, chosen in issue 4) still help?
 }
 #: (name, way, shot, episodes, use the support set, add label texts); episodes are decided here,
 #: before any result: 600 at 5-way, 50 all-way, as the issue asks
@@ -198,7 +199,14 @@ def report(runs: Path, command: str) -> dict:
 
 
 def report_lines(out: dict) -> list[str]:
-    lines = [f"Command: `{out['command']}`  ", f"Machine: {out['machine']}  ", f"Date: {out['date']}", ""]
+    lines = [
+        "Command (reruns every cell below, resumable; `--variant` / `--held-out` pick cells): "
+        "`python bench/transfer.py --data ../shared/data`  ",
+        f"Last invoked as: `{out['command']}`  ",
+        f"Machine: {out['machine']}  ",
+        f"Date: {out['date']}",
+        "",
+    ]
     lines += [
         "Training runs (each without its held-out corpus):",
         "",

@@ -151,13 +151,21 @@ def evaluate(args) -> int:
     split saved with it), never on the classes it was trained on; ``--classes all`` overrides.
     """
     from . import FewShotClassifier, evaluate_episodes
-    from .tasks import TASK_READERS, EpisodeSampler, load_task_set
+    from .tasks import TASK_READERS, EpisodeSampler, load_task_set, parse_task_name
 
     base = FewShotClassifier.from_pretrained(args.model)
     options = {"split": args.split} if args.tasks in TASK_READERS else {}
     task_set = load_task_set(args.tasks, root=args.data, **options)
-    split = ((base.meta_training or {}).get("class_split") or {}).get(args.tasks)
+    splits = (base.meta_training or {}).get("class_split") or {}
+    corpus = parse_task_name(args.tasks)[0]  # a model trained on "sgd:train" has a split of sgd
+    split = splits.get(args.tasks) or next((v for k, v in splits.items() if parse_task_name(k)[0] == corpus), None)
     if split and args.classes != "all":
+        if not split[args.classes]:
+            sizes = ", ".join(f"{part} {len(classes)}" for part, classes in split.items())
+            raise ValueError(
+                f"the model's class split of {corpus} has no {args.classes!r} classes ({sizes}); "
+                "pick another part with --classes, or --classes all."
+            )
         task_set = task_set.subset(split[args.classes])
     elif args.classes != "all":
         print(f"note: the model has no class split for {args.tasks}; evaluating on all its classes")

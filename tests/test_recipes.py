@@ -41,7 +41,9 @@ def test_bad_overrides_and_configs(tmp_path):
         load_training_arguments(str(tmp_path / "nope.yaml"), [])
 
 
-@pytest.mark.parametrize("config", ["intents_protonet.yaml", "intents_fomaml.yaml"])
+@pytest.mark.parametrize(
+    "config", ["intents_protonet.yaml", "intents_fomaml.yaml", "transfer_protonet.yaml", "default_adapter.yaml"]
+)
 def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path, capsys):
     words = ["card", "cancel", "balance", "password", "hello", "goodbye", "flight", "weather", "money", "order"]
     rows = [f"{w} {f} {i},{w}" for w in words for i, f in enumerate(["please", "now", "my", "the", "is", "how"])]
@@ -62,13 +64,20 @@ def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path
         "checkpoint_every=1",
         "lora={r: 4}",
     ]
+    if config.startswith(("transfer", "default")):  # several corpora with weights: one toy corpus here
+        overrides += ["task_weights=null", "shot=[1, 2]", "lora={r: 4, target_modules: all-linear}"]
+        overrides += [f"val_tasks=[{tmp_path / 'toy.csv'}]"] if config.startswith("default") else []
     assert main(["meta-train", "--config", str(ROOT / "recipes" / "configs" / config), *overrides]) == 0
     assert FewShotClassifier.from_pretrained(out).meta_training["steps_run"] == 3
     assert main(["meta-train", "--config", str(ROOT / "recipes" / "configs" / config), *overrides, "--resume"]) == 0
     args = ["evaluate", "--model", str(out), "--tasks", str(tmp_path / "toy.csv"), "--way", "2", "--shot", "1"]
+    if config.startswith(("transfer", "default")):  # no test classes: their test is a corpus never trained on
+        assert main([*args, "--query", "2", "--episodes", "3"]) == 2
+        assert "has no 'test' classes" in capsys.readouterr().err
+        args += ["--classes", "all" if config.startswith("default") else "val"]
     assert main([*args, "--query", "2", "--episodes", "3", "--adapt-steps", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "(test, 2 classes) 2-way 1-shot, prototype, 1 adaptation steps: accuracy" in printed
+    assert "classes) 2-way 1-shot, prototype, 1 adaptation steps: accuracy" in printed
     assert Path(out, "class_split_toy.json").is_file()
 
 
