@@ -88,10 +88,14 @@ def accuracy_rows(encoder, data_root, episodes_5way: int, episodes_all: int) -> 
     return rows
 
 
-def throughput(encoder: SentenceEncoder, texts: list[str], repeats: int = 5) -> dict:
-    """Median texts/second of predict vs raw encode, alternating runs so both see the same machine state."""
+def throughput(encoder: SentenceEncoder, texts: list[str], repeats: int = 5, reference=None) -> dict:
+    """Median texts/second of predict vs raw encode, alternating runs so both see the same machine state.
+
+    ``reference``: the SentenceTransformer whose raw ``encode`` is the yardstick (default: the
+    encoder's own; the default-adapter benchmark passes the plain MiniLM).
+    """
     classifier = FewShotClassifier(encoder, labels=[f"label {i}" for i in range(150)])
-    st_model = encoder.model
+    st_model = encoder.model if reference is None else reference
     raw, ours = [], []
     st_model.encode(texts[:64], batch_size=encoder.batch_size)  # warm-up
     for _ in range(repeats):
