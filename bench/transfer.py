@@ -47,7 +47,7 @@ VARIANTS = {
     "lora-all-r16": [],
     "lora-qv-r8": ["lora={r: 8, lora_alpha: 16}"],
     "lora-all-r4": ["lora={r: 4, lora_alpha: 8, target_modules: all-linear}"],
-    "full": ["finetune=full", "lora={}", "outer_lr=2e-5"],
+    "full": ["finetune=full", "lora={}", "outer_lr=2e-5"],  # YAML reads 2e-5 as text: MetaTrainingArguments takes it
     "lora-all-r16-anchor": ["anchor_weight=1.0"],  # does the anchor (weight 1, chosen in issue 4) still help?
 }
 #: (name, way, shot, episodes, use the support set, add label texts); episodes are decided here,

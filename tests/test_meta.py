@@ -366,11 +366,23 @@ def test_adaptation_needs_a_lora_adapter(tiny_encoder):
         ({"lora": {"r": 0}}, "r=0"),
         ({"anchor_weight": -1.0}, "anchor_weight=-1.0 must be >= 0"),
         ({"head_init_gradient": "yes"}, "head_init_gradient='yes' must be true or false"),
+        ({"outer_lr": "fast"}, "outer_lr='fast' must be a number, e.g. outer_lr=0.001"),
+        ({"label_weight": 0.0}, "label_weight=0.0 must be > 0"),
+        ({"zero_shot_fraction": 0.5}, "zero-shot episodes need label texts"),
+        ({"finetune": "full"}, "remove the lora settings"),
+        ({"metric": "dot"}, "metric='dot' must be one of"),
+        ({"task_weights": [1.0, 2.0]}, "one non-negative weight per task set"),
+        ({"shot": [3, 1]}, "shot=\\[3, 1\\]"),
     ],
 )
 def test_bad_training_arguments(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         toy_args(tmp_path, **overrides)
+
+
+def test_numbers_written_as_yaml_reads_them_are_accepted(tmp_path):
+    args = toy_args(tmp_path, outer_lr="2e-5", anchor_weight=1)  # YAML reads 2e-5 (no dot) as a string
+    assert args.outer_lr == 2e-5 and isinstance(args.anchor_weight, float)
 
 
 def test_a_second_run_into_a_used_folder_must_say_resume(tiny_encoder, tmp_path):

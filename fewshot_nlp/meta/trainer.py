@@ -77,6 +77,7 @@ class BaseMetaTrainingArguments:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} must be an int >= 1.")
         for name in ("inner_lr", "outer_lr"):
+            setattr(self, name, _number(name, getattr(self, name)))
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be > 0.")
         LoraSettings(**self.lora)  # validates the LoRA fields
@@ -166,6 +167,11 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
     def __post_init__(self):
         super().__post_init__()
         _as_range(self.shot, "shot")
+        self.temperature, self.anchor_weight, self.zero_shot_fraction = (
+            _number(name, getattr(self, name)) for name in ("temperature", "anchor_weight", "zero_shot_fraction")
+        )
+        if self.label_weight is not None:
+            self.label_weight = _number("label_weight", self.label_weight)
         if self.metric not in METRICS:
             raise ValueError(f"metric={self.metric!r} must be one of {list(METRICS)}.")
         if self.finetune not in ("lora", "full"):
@@ -542,6 +548,16 @@ class MetaTrainer:
         classifier.save_pretrained(self.output_dir)
         for name, split in self.class_split.items():
             save_class_split(split, self.output_dir / f"class_split_{_file_safe(name)}.json")
+
+
+def _number(name: str, value) -> float:
+    """YAML reads ``2e-5`` (no dot) as a string: accept what Python reads as a number, name the rest."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name}={value!r} must be a number.")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} must be a number, e.g. {name}=0.001.") from None
 
 
 def zero_shot(episode: Episode) -> Episode:
