@@ -40,10 +40,10 @@ A rank-{r} LoRA adapter on every linear layer of all-MiniLM-L6-v2, meta-trained 
 into the embedded MiniLM (no extra cost at prediction time);
 `FewShotClassifier.from_pretrained("{plain}")` gives the plain, frozen MiniLM.
 
-- Trained on (all classes of) {corpora}.
-- Recipe: `{recipe}`, {steps} steps (weights of step {best_step} kept, best validation accuracy
-  {best_val:.4f} on new texts of the training classes), {minutes:.0f} minutes on {machine}.
-- Rebuild: `{command}`, then `python recipes/ship_default_adapter.py {run} --data DATA`.
+- Trained on {classes} of {corpora}.
+- {steps} steps (weights of step {best_step} kept, best validation accuracy {best_val:.4f}),
+  {minutes:.0f} minutes on {machine}; every argument is in `training_record.json`.
+- Rebuild: `{command}`, then `python recipes/ship_default_adapter.py runs/default-adapter --data DATA`.
 - What it is worth on corpora it never saw: docs/benchmarks.md, section "transfer"
   (leave-one-corpus-out). On CLINC150, BANKING77, SGD, SNIPS, GoEmotions, FewRel and AG News
   it has seen the classes: scores there are not transfer.
@@ -92,7 +92,6 @@ def main() -> None:
         "base_model": DEFAULT_ENCODER,
         "corpora": arguments.get("tasks"),
         "corpus_sha256": corpus_fingerprints(arguments.get("tasks", []), Path(args.data)),
-        "recipe": "recipes/configs/default_adapter.yaml",
         "arguments": arguments,
         "steps_run": meta.get("steps_run"),
         "best_step": meta.get("best_step"),
@@ -123,14 +122,15 @@ def main() -> None:
             version=__version__,
             plain=DEFAULT_ENCODER,
             corpora=", ".join(record["corpora"]),
-            recipe=record["recipe"],
+            classes="all classes"
+            if arguments.get("class_fractions", [1])[0] == 1
+            else f"the meta-train classes ({arguments['class_fractions'][0]:.0%}) of each",
             steps=record["steps_run"],
             best_step=record["best_step"],
             best_val=record["best_val_accuracy"],
-            minutes=(record["wall_seconds"] or 0) / 60,
+            minutes=(record["wall_seconds"] or record["training_seconds"] or 0) / 60,
             machine=record["machine"],
-            command=f"fewshot-nlp meta-train --config {record['recipe']} data=DATA",
-            run=run,
+            command="fewshot-nlp meta-train --config recipes/configs/default_adapter.yaml data=DATA",
             weights=ADAPTER_WEIGHTS,
             config=ADAPTER_CONFIG,
         )
