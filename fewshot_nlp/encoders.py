@@ -20,7 +20,7 @@ from .lora import LoraSettings, attach_lora, load_lora_state_dict, lora_paramete
 #: the plain, frozen all-MiniLM-L6-v2 (embedded copy): pass it to get the encoder without the adapter
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2"}
-#: what ``None`` means: the embedded MiniLM with the package's meta-trained adapter merged in
+#: what ``None`` means when the package ships an adapter: the embedded MiniLM with it merged in
 DEFAULT_MODEL = "fewshot-nlp/all-MiniLM-L6-v2-default-adapter"
 DEFAULT_ADAPTER_DIR = Path(__file__).parent / "default_adapter"
 ADAPTER_WEIGHTS, ADAPTER_CONFIG = "adapter_model.safetensors", "adapter_config.json"
@@ -48,9 +48,10 @@ class SentenceEncoder(nn.Module):
     """Texts -> L2-normalised embeddings, with an optional LoRA adapter.
 
     Args:
-        model: ``None`` (the default: the embedded all-MiniLM-L6-v2 with the package's
-            meta-trained adapter merged in, see ``fewshot_nlp/default_adapter/README.md``),
-            :data:`DEFAULT_ENCODER` (the same MiniLM, plain and frozen), a sentence-transformers /
+        model: ``None`` (the default: the embedded all-MiniLM-L6-v2, with the package's
+            meta-trained adapter merged in when ``fewshot_nlp/default_adapter/`` holds one; this
+            release ships none), :data:`DEFAULT_ENCODER` (the same MiniLM, always plain and
+            frozen), a sentence-transformers /
             Hugging Face model id, a local folder, or an already built ``SentenceTransformer``.
         lora: ``None`` for a frozen encoder, ``True`` for default :class:`LoraSettings`, a
             ``LoraSettings`` / dict of its fields, or a peft ``LoraConfig``.
