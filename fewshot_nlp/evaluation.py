@@ -90,7 +90,8 @@ def evaluate_episodes(
         snapshot = {n: p.detach().clone() for n, p in encoder.lora_parameters().items()}
     else:
         texts = [t for e in episodes for t in (*e.support_texts, *e.query_texts)]
-        encoder = PrecomputedEncoder(encoder, texts, show_progress_bar=progress and len(texts) > 1000)
+        if not isinstance(encoder, PrecomputedEncoder):  # a caller's cache is used as it is, not wrapped again
+            encoder = PrecomputedEncoder(encoder, texts, show_progress_bar=progress and len(texts) > 1000)
     accuracies = []
     for episode in tqdm(episodes, desc="episodes", disable=not progress):
         classifier = make_classifier(encoder, episode)

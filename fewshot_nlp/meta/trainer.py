@@ -313,7 +313,7 @@ class MetaTrainer:
 
     def texts_in(self, episode) -> int:
         """Texts one training episode embeds (for the training throughput)."""
-        labels = len(episode.label_texts or []) if getattr(self.args, "label_weight", None) is not None else 0
+        labels = len(episode.label_texts or []) if self.args.label_weight is not None else 0
         return len(episode.support_texts) + len(episode.query_texts) + labels
 
     # -------------------------------------------------------------------- step
@@ -321,7 +321,9 @@ class MetaTrainer:
         """One outer step; this rank computes its share of the meta-batch, gradients are averaged."""
         for parameter in self.meta_parameters.values():
             parameter.grad = torch.zeros_like(parameter)
-        mine = [e for j, e in enumerate(self.episodes_for_step(step)) if j % self.world_size == self.rank]
+        episodes = self.episodes_for_step(step)
+        self.training["texts"] += sum(self.texts_in(e) for e in episodes)  # the whole meta-batch, on every rank
+        mine = [e for j, e in enumerate(episodes) if j % self.world_size == self.rank]
         totals: dict[str, float] = {}
         for episode in mine:
             for name, value in self.task_gradients(episode).items():
@@ -476,7 +478,6 @@ class MetaTrainer:
             started = time.perf_counter()
             stats = self.train_step(self.step)
             self.training["seconds"] += time.perf_counter() - started
-            self.training["texts"] += sum(self.texts_in(e) for e in self.episodes_for_step(self.step))
             self.step += 1
             record = {"step": self.step, **stats}
             progress.update(1)
