@@ -34,7 +34,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from report import DATASET_NAMES, ORDER, TRAINING, write_report  # bench/report.py: names, tables, plots
+from report import (  # bench/report.py: names, tables, plots
+    DATASET_NAMES,
+    ORDER,
+    TRAINING,
+    planned_episodes,
+    write_report,
+)
 
 from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder, __version__
 from fewshot_nlp.encoders import resolve_encoder
@@ -63,7 +69,17 @@ def frozen_episodes(task_set, dataset: str, setting: str, n: int, folder: Path) 
         folder.mkdir(parents=True, exist_ok=True)
         episodes = EpisodeSampler(task_set, way=way, shot=shot, query=15, seed=0).sample(n)
         save_episodes(episodes, path)
-    return episodes[:n], hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return episodes[:n], episodes_digest(load_episodes(path))
+
+
+def episodes_digest(episodes) -> str:
+    """Identifies episodes by what every method is shown (classes, support and query sets).
+
+    Label texts, which episodes carry since the transfer work, are left out: they are derived
+    from the classes, and leaving them out keeps the digests of the rows published before them.
+    """
+    plain = [{k: v for k, v in e.to_dict().items() if k != "label_texts"} for e in episodes]
+    return hashlib.sha256(json.dumps(plain, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def _load_meta_trained(path: str, algorithm: str):
@@ -175,7 +191,7 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
         cell = {"method": key, "dataset": dataset, "setting": setting, "way": way, "shot": shot}
         cell |= {"episodes_sha256": digest, "model_sha256": model, "accuracy": [], "timing": []}
     expensive = key in TRAINING
-    n = min(len(episodes), args.episodes_expensive if expensive else args.episodes)
+    n = min(len(episodes), planned_episodes(key, setting, vars(args)))
     label = f"{DATASET_NAMES[dataset]} {setting} {key}"
     if args.retime:  # measure times again, on a quiet machine, without touching the accuracies
         raw = args.protonet_model.encoder if key == "protonet" else encoders["frozen"].encoder
@@ -214,12 +230,19 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--episodes", type=int, default=600, help="episodes for methods without training")
     parser.add_argument("--episodes-expensive", type=int, default=30, help="episodes for methods that train")
+    parser.add_argument(
+        "--setfit-all-way-episodes",
+        type=int,
+        default=5,
+        help="SetFit's episodes in the all-way settings (its sentence pairs grow with the support set: minutes each)",
+    )
     parser.add_argument("--timing-episodes", type=int, default=10, help="uncached episodes that time cheap methods")
     parser.add_argument("--protonet", default="runs/intents-protonet", help="meta-trained protonet model folder")
     parser.add_argument("--fomaml", default="runs/intents-fomaml-clinc", help="meta-trained fomaml model folder")
     parser.add_argument("--adapt-steps", type=int, default=3)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "compare", help="episodes and per-episode results")
     parser.add_argument("--report", action="store_true", help="only rebuild tables and plots from finished cells")
+    parser.add_argument("--no-report", action="store_true", help="run the cells, leave the tables and plots alone")
     parser.add_argument(
         "--retime", action="store_true", help="re-measure the times of the first --timing-episodes of finished cells"
     )
@@ -252,7 +275,8 @@ def main() -> None:
                 episodes, digest = frozen_episodes(task_sets[dataset], dataset, setting, n, args.work / "episodes")
                 for key in chosen["methods"]:
                     run_cell(key, dataset, setting, task_sets[dataset], episodes, digest, encoders, args)
-    write_report(args.work / "cells", metadata(args))
+    if not args.no_report:
+        write_report(args.work / "cells", metadata(args))
 
 
 def metadata(args) -> dict:
@@ -268,6 +292,7 @@ def metadata(args) -> dict:
         "settings": {
             "episodes": args.episodes,
             "episodes_expensive": args.episodes_expensive,
+            "setfit_all_way_episodes": args.setfit_all_way_episodes,
             "timing_episodes": args.timing_episodes,
             "adapt_steps": args.adapt_steps,
             "protonet": args.protonet,

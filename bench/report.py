@@ -30,6 +30,16 @@ SETTING_ORDER = ["5w1s", "5w5s", "all5s", "all8s"]
 DATASET_NAMES = {"clinc150": "CLINC150", "banking77": "BANKING77"}
 
 
+def planned_episodes(key: str, setting: str, settings: dict) -> int:
+    """Episodes a method runs in a setting: all of them on cached embeddings when it does not
+    train; fewer when it trains per episode, and fewest for SetFit at all-way."""
+    if key not in TRAINING:
+        return settings["episodes"]
+    if key == "setfit" and setting.startswith("all"):
+        return settings.get("setfit_all_way_episodes", settings["episodes_expensive"])
+    return settings["episodes_expensive"]
+
+
 def _median(values: list) -> float | None:
     """Times are summarised by their median: robust to the odd episode slowed by other work."""
     return round(statistics.median(values), 4) if values else None

@@ -2,8 +2,12 @@
 
 Text classifiers from a handful of examples or label descriptions alone, on a sentence
 encoder that can carry a meta-learned LoRA adapter.
+
+The public names below load on first use (PEP 562), so ``fewshot-nlp`` can check its
+inputs and answer a usage error before torch is imported.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -11,28 +15,34 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from .classifier import FewShotClassifier  # noqa: E402
-from .encoders import DEFAULT_ENCODER, LoraSettings, SentenceEncoder  # noqa: E402
-from .evaluation import EvaluationResult, evaluate_episodes, mean_confidence_interval  # noqa: E402
-from .heads import LabelDescriptionHead, PrototypeHead  # noqa: E402
-from .tasks import ClassificationTaskSet, Episode, EpisodeSampler, TranslationTaskSet, load_task_set  # noqa: E402
-from .translation import FewShotTranslator  # noqa: E402
+_EXPORTS = {
+    "DEFAULT_ENCODER": ".encoders",
+    "ClassificationTaskSet": ".tasks",
+    "Episode": ".tasks",
+    "EpisodeSampler": ".tasks",
+    "EvaluationResult": ".evaluation",
+    "FewShotClassifier": ".classifier",
+    "FewShotTranslator": ".translation",
+    "LabelDescriptionHead": ".heads",
+    "LoraSettings": ".encoders",
+    "Prediction": ".classifier",
+    "PrototypeHead": ".heads",
+    "SentenceEncoder": ".encoders",
+    "TranslationTaskSet": ".tasks",
+    "evaluate_episodes": ".evaluation",
+    "load_task_set": ".tasks",
+    "mean_confidence_interval": ".evaluation",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
-__all__ = [
-    "DEFAULT_ENCODER",
-    "ClassificationTaskSet",
-    "Episode",
-    "EpisodeSampler",
-    "EvaluationResult",
-    "FewShotClassifier",
-    "FewShotTranslator",
-    "LabelDescriptionHead",
-    "LoraSettings",
-    "PrototypeHead",
-    "SentenceEncoder",
-    "TranslationTaskSet",
-    "__version__",
-    "evaluate_episodes",
-    "load_task_set",
-    "mean_confidence_interval",
-]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

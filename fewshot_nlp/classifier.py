@@ -8,6 +8,7 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -318,19 +319,44 @@ class FewShotClassifier(
     def predict(self, texts) -> list:
         """One label per text (a list of labels per text when multi-label).
 
-        With ``oos_threshold`` set, a text whose best score is below it gets ``oos_label``.
+        With ``oos_threshold`` set, a text whose best score is below it gets ``oos_label``;
+        :meth:`explain` says which label was nearest and by how much it missed.
         """
+        return self._decide(self.decision_function(texts))[0]
+
+    def explain(self, texts) -> list[Prediction]:
+        """What :meth:`predict` decided for each text, and why (see :class:`Prediction`).
+
+        A text rejected as out of scope keeps its nearest label and that label's probability
+        under their own names, beside the score and the threshold it fell short of, so the
+        probability is never read as confidence in "out of scope".
+        """
+        texts = check_texts(texts)
         scores = self.decision_function(texts)
+        labels, out_of_scope = self._decide(scores)
+        best, nearest = scores.max(dim=1)
+        probability = self._probabilities(scores).gather(1, nearest[:, None])[:, 0]
+        return [
+            Prediction(text, label, self.head.classes[i], float(p), float(b), self.oos_threshold, bool(oos))
+            for text, label, i, p, b, oos in zip(
+                texts, labels, nearest.tolist(), probability.tolist(), best.tolist(), out_of_scope.tolist()
+            )
+        ]
+
+    def _decide(self, scores: torch.Tensor) -> tuple[list, torch.Tensor]:
+        """Labels from raw scores, and which rows fell below ``oos_threshold``."""
         best = scores.max(dim=1).values
         out_of_scope = (best < self.oos_threshold) if self.oos_threshold is not None else torch.zeros_like(best).bool()
         classes = self.head.classes
         if self.multi_label:
             chosen = self._probabilities(scores) >= self.threshold
-            return [
+            labels = [
                 [self.oos_label] if oos else [c for c, keep in zip(classes, row.tolist()) if keep]
                 for row, oos in zip(chosen, out_of_scope.tolist())
             ]
-        return [self.oos_label if oos else classes[i] for i, oos in zip(scores.argmax(1).tolist(), out_of_scope)]
+        else:
+            labels = [self.oos_label if oos else classes[i] for i, oos in zip(scores.argmax(1).tolist(), out_of_scope)]
+        return labels, out_of_scope
 
     def score(self, texts, labels) -> float:
         """Accuracy (exact match of the label sets when multi-label)."""
@@ -410,6 +436,28 @@ class FewShotClassifier(
             meta_training=config["meta_training"],
             repo_id=kwargs.get("repo_id", "<this folder or repo>"),
         )
+
+
+@dataclass
+class Prediction:
+    """One text's decision and its reasons, as :meth:`FewShotClassifier.explain` returns it.
+
+    ``label`` is what :meth:`~FewShotClassifier.predict` returns (``oos_label`` when rejected;
+    a list when multi-label). ``nearest_label`` is the best-scoring label and
+    ``nearest_probability`` its probability, whether or not the text was rejected. A text is
+    out of scope when ``score`` (its best raw score) is below ``oos_threshold``.
+    """
+
+    text: str
+    label: str | list
+    nearest_label: str
+    nearest_probability: float
+    score: float
+    oos_threshold: float | None
+    out_of_scope: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def best_threshold(inside: torch.Tensor, outside: torch.Tensor) -> float:

@@ -5,11 +5,27 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
+import os
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 
 PACKAGE_DATA = "fewshot_nlp.data"
+TEXT_FORMATS = (".txt", ".csv", ".jsonl")
+OUTPUT_FORMATS = (".csv", ".jsonl")
+
+
+class UsageError(Exception):
+    """A bad command-line input: one line on stderr naming it and the fix, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option on one line (through :class:`UsageError`)."""
+
+    def error(self, message):
+        raise UsageError(f"{message}; see '{self.prog} --help'.")
 
 
 def _packaged(name: str) -> Path:
@@ -87,58 +103,152 @@ def _quickstart_evaluation(args, encoder) -> None:
 
 
 # ------------------------------------------------------------------------ predict
-def _read_texts(path: Path, column: str) -> list[str]:
-    if not path.is_file():
-        raise SystemExit(f"error: no such input file: {path}")
-    if path.suffix == ".csv":
+def _input_file(path: str, what: str, formats: tuple[str, ...]) -> Path:
+    """An existing, readable file of a known format, or a usage error that says so."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{what} {path}: no such file.")
+    if file.suffix not in formats:
+        raise UsageError(f"{what} {path}: unknown format {file.suffix or '(none)'!r}; use {', '.join(formats)}.")
+    if not os.access(file, os.R_OK):
+        raise UsageError(f"{what} {path}: not readable (check its permissions).")
+    return file
+
+
+def _read_csv(path: Path, columns: list[str], option: str) -> list[dict]:
+    try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            if column not in (reader.fieldnames or []):
-                raise SystemExit(
-                    f"error: {path} has no column {column!r}; columns are {reader.fieldnames}. Use --text-column."
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UsageError(
+                    f"{path} has no column {missing[0]!r}; its columns are {reader.fieldnames}. Use {option}."
                 )
-            return [row[column] for row in reader]
-    if path.suffix == ".jsonl":
-        return [json.loads(line)[column] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            return list(reader)
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path} is not UTF-8 text ({error.reason}); save it as UTF-8.") from None
+
+
+def _read_texts(path: Path, column: str) -> list[str]:
+    """Texts from .txt (one per line), .csv or .jsonl (the column ``column``); blank lines are skipped."""
+    if path.suffix == ".csv":
+        texts = [row[column] for row in _read_csv(path, [column], "--text-column")]
+    elif path.suffix == ".jsonl":
+        texts = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UsageError(f"{path} line {number} is not JSON ({error.msg}).") from None
+            if not isinstance(row, dict) or column not in row:
+                raise UsageError(f"{path} line {number} has no field {column!r}. Use --text-column.")
+            texts.append(row[column])
+    else:
+        try:
+            texts = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as error:
+            raise UsageError(f"{path} is not UTF-8 text ({error.reason}); save it as UTF-8.") from None
+    texts = [t for t in texts if isinstance(t, str) and t.strip()]
+    if not texts:
+        raise UsageError(f"{path} holds no texts to classify.")
+    return texts
+
+
+def _read_examples(path: Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
+    rows = _read_csv(path, [text_column, label_column], "--text-column / --label-column")
+    rows = [r for r in rows if (r[text_column] or "").strip() and (r[label_column] or "").strip()]
+    if not rows:
+        raise UsageError(f"{path} holds no rows with both a {text_column!r} and a {label_column!r}.")
+    return [r[text_column] for r in rows], [r[label_column] for r in rows]
+
+
+def _read_labels(path: Path) -> dict:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(loaded, dict) or not loaded:
+        raise UsageError(f"{path} must map each label to its description, one 'label: description' per line.")
+    blank = [label for label, text in loaded.items() if not isinstance(text, str) or not text.strip()]
+    if blank:
+        raise UsageError(f"{path}: label {blank[0]!r} has no description; write 'label: a sentence about it'.")
+    return {str(label): text for label, text in loaded.items()}
+
+
+def _check_model(name: str | None, option: str) -> None:
+    """A local path that is not there is named now; anything else may be a Hub id (tried on load)."""
+    if name is None or Path(name).is_dir():
+        return
+    path = Path(name).expanduser()
+    hub_shaped = name.count("/") <= 1 and not name.startswith((".", "/", "~"))
+    local = path.exists() or not hub_shaped or (name.count("/") == 1 and path.parent.is_dir())
+    if local:
+        raise UsageError(
+            f"{option} {name}: no such model folder. Save one with clf.save_pretrained({name!r}) "
+            "(see the README's API tour) or give a Hub id."
+        )
+
+
+def check_predict(args) -> None:
+    if not (args.model or args.examples or args.labels):
+        raise UsageError("give --model FOLDER, or --examples CSV and/or --labels YAML to build a classifier.")
+    if args.model and args.encoder:
+        raise UsageError("--encoder builds a new classifier; a --model already has its encoder. Give one of them.")
+    if Path(args.output).suffix not in OUTPUT_FORMATS:
+        raise UsageError(f"--output {args.output}: unknown format; use a .csv or .jsonl name.")
+    _check_model(args.model, "--model")
+    _check_model(args.encoder, "--encoder")
+    args.texts = _read_texts(_input_file(args.input, "input", TEXT_FORMATS), args.text_column)
+    examples = _input_file(args.examples, "--examples", (".csv",)) if args.examples else None
+    args.example_rows = _read_examples(examples, args.text_column, args.label_column) if examples else None
+    args.descriptions = _read_labels(_input_file(args.labels, "--labels", (".yaml", ".yml"))) if args.labels else None
+
+
+PREDICTION_COLUMNS = ["text", "label", "nearest_label", "nearest_probability", "score", "oos_threshold", "out_of_scope"]
+
+
+def _prediction_row(prediction) -> dict:
+    """One output row; a multi-label decision is written as its labels joined by '|'."""
+    row = prediction.to_dict()
+    if isinstance(row["label"], list):
+        row["label"] = "|".join(map(str, row["label"]))
+    row["nearest_probability"] = round(row["nearest_probability"], 6)
+    row["score"] = round(row["score"], 6)
+    return row
 
 
 def predict(args) -> int:
     """Classify a file of texts with a saved model, or one built from examples and/or descriptions."""
     from . import FewShotClassifier
-    from .tasks import ClassificationTaskSet, read_label_descriptions
 
-    if not (args.model or args.examples or args.labels):
-        raise SystemExit("error: give --model, or --examples CSV and/or --labels YAML to build a classifier.")
-    descriptions = read_label_descriptions(args.labels) if args.labels else None
-    classifier = FewShotClassifier.from_pretrained(args.model or args.encoder, labels=descriptions)
-    if args.examples:
-        examples = ClassificationTaskSet.from_csv(args.examples, args.text_column, args.label_column)
+    classifier = FewShotClassifier.from_pretrained(args.model or args.encoder, labels=args.descriptions)
+    if args.example_rows:
         # A saved model keeps what it knows; a new one is fitted on the examples.
         learn = classifier.add_examples if args.model else classifier.fit
-        learn(*examples.texts_and_labels())
+        learn(*args.example_rows)
     if args.oos_threshold is not None:
         classifier.oos_threshold = args.oos_threshold
-    texts = _read_texts(Path(args.input), args.text_column)
-    probabilities = classifier.predict_proba(texts)
-    labels = classifier.predict(texts)
-    confidence = probabilities.max(dim=1).values.tolist()
+    rows = [_prediction_row(p) for p in classifier.explain(args.texts)]
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix == ".jsonl":
-        with output.open("w", encoding="utf-8") as handle:
-            for text, label, p in zip(texts, labels, confidence):
-                handle.write(json.dumps({"text": text, "label": label, "probability": round(p, 6)}) + "\n")
-    else:
-        with output.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["text", "label", "probability"])
-            for text, label, p in zip(texts, labels, confidence):
-                writer.writerow([text, "|".join(map(str, label)) if isinstance(label, list) else label, f"{p:.6f}"])
+    with output.open("w", newline="", encoding="utf-8") as handle:
+        if output.suffix == ".jsonl":
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        else:
+            writer = csv.DictWriter(handle, PREDICTION_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
     if args.save:
         classifier.save_pretrained(args.save)
+    rejected = sum(row["out_of_scope"] for row in rows)
     print(
-        f"wrote {len(texts)} predictions to {output}" + (f"; saved the classifier to {args.save}" if args.save else "")
+        f"wrote {len(rows)} predictions to {output}"
+        + (f" ({rejected} out of scope)" if classifier.oos_threshold is not None else "")
+        + (f"; saved the classifier to {args.save}" if args.save else "")
     )
     return 0
 
@@ -153,9 +263,9 @@ def evaluate(args) -> int:
     from . import FewShotClassifier, evaluate_episodes
     from .tasks import TASK_READERS, EpisodeSampler, load_task_set, parse_task_name
 
-    base = FewShotClassifier.from_pretrained(args.model)
     options = {"split": args.split} if args.tasks in TASK_READERS else {}
-    task_set = load_task_set(args.tasks, root=args.data, **options)
+    task_set = load_task_set(args.tasks, root=args.data, **options)  # data errors before the model loads
+    base = FewShotClassifier.from_pretrained(args.model)
     splits = (base.meta_training or {}).get("class_split") or {}
     corpus = parse_task_name(args.tasks)[0]  # a model trained on "sgd:train" has a split of sgd
     split = splits.get(args.tasks) or next((v for k, v in splits.items() if parse_task_name(k)[0] == corpus), None)
@@ -274,16 +384,90 @@ def tasks_info(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------ checks of the inputs
+def _check_task_name(name: str, data: str | None) -> None:
+    """A registry name (with its data folder) or a labelled-text file, before anything loads."""
+    from .tasks import CSV_CORPORA, TASK_READERS, data_root, parse_task_name
+
+    try:
+        corpus, _ = parse_task_name(name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if corpus in ("clinc150", "banking77", "bible", *CSV_CORPORA):
+        try:
+            data_root(data)
+        except FileNotFoundError as error:
+            raise UsageError(str(error)) from None
+    elif corpus not in TASK_READERS:
+        if Path(corpus).suffix not in (".csv", ".json", ".jsonl"):
+            raise UsageError(
+                f"unknown task set {corpus!r}; use one of {', '.join(sorted(TASK_READERS))} or a .csv/.json/.jsonl file."
+            )
+        _input_file(corpus, "task set", (".csv", ".json", ".jsonl"))
+
+
+def _check_positive(args, *names: str) -> None:
+    for name in names:
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be at least 1.")
+
+
+def check_evaluate(args) -> None:
+    _check_model(args.model, "--model")
+    _check_task_name(args.tasks, args.data)
+    if args.way != "all" and not (args.way.isdigit() and int(args.way) >= 2):
+        raise UsageError(f"--way {args.way}: give a number of classes (2 or more) or 'all'.")
+    _check_positive(args, "shot", "query", "episodes")
+
+
+def check_tasks_info(args) -> None:
+    _check_task_name(args.name, args.data)
+
+
+def check_quickstart(args) -> None:
+    if args.data is not None and not Path(args.data).is_dir():
+        raise UsageError(f"--data {args.data}: no such folder; point it at the folder that holds intents/.")
+    _check_positive(args, "episodes")
+
+
+def check_meta_train(args) -> None:
+    if args.config:
+        _input_file(args.config, "--config", (".yaml", ".yml"))
+    for override in args.overrides:
+        if "=" not in override:
+            raise UsageError(f"setting {override!r} must look like key=value, e.g. steps=100.")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _configure_output(verbose: bool) -> None:
+    """Library warnings reach the terminal as one line each; ``--verbose`` shows them whole, with
+    the library's progress logs."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.showwarning = _one_line_warning
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fewshot-nlp", description="Few-shot text classification.")
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="library logs and whole warnings"
+    )
+    parser = _Parser(prog="fewshot-nlp", description="Few-shot text classification.", parents=[common])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    quick = commands.add_parser("quickstart", help="classify example texts with the embedded default encoder")
+    quick = commands.add_parser(
+        "quickstart", parents=[common], help="classify example texts with the embedded default encoder"
+    )
     quick.add_argument("--data", help="folder holding intents/clinc150 (default: $FEWSHOT_NLP_DATA)")
     quick.add_argument("--episodes", type=int, default=100, help="CLINC150 episodes to evaluate (default 100)")
-    quick.set_defaults(run=quickstart)
+    quick.set_defaults(run=quickstart, check=check_quickstart)
 
-    pred = commands.add_parser("predict", help="classify a file of texts")
+    pred = commands.add_parser("predict", parents=[common], help="classify a file of texts")
     pred.add_argument("input", help="texts: .txt (one per line), .csv or .jsonl (see --text-column)")
     pred.add_argument("--model", help="saved classifier folder or Hub id")
     pred.add_argument("--encoder", help="encoder for a new classifier (default: embedded all-MiniLM-L6-v2)")
@@ -294,9 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--oos-threshold", type=float, help="best score under which the label is 'oos'")
     pred.add_argument("--output", "-o", default="predictions.csv", help="output .csv or .jsonl")
     pred.add_argument("--save", help="also save the classifier to this folder")
-    pred.set_defaults(run=predict)
+    pred.set_defaults(run=predict, check=check_predict)
 
-    ev = commands.add_parser("evaluate", help="episodic accuracy with a 95%% confidence interval")
+    ev = commands.add_parser("evaluate", parents=[common], help="episodic accuracy with a 95%% confidence interval")
     ev.add_argument("--model", help="saved classifier or encoder (default: embedded all-MiniLM-L6-v2)")
     ev.add_argument("--tasks", required=True, help="task set name (clinc150, banking77) or a text,label CSV")
     ev.add_argument("--data", help="data folder (default: $FEWSHOT_NLP_DATA)")
@@ -320,27 +504,40 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--query", type=int, default=15)
     ev.add_argument("--episodes", type=int, default=600)
     ev.add_argument("--seed", type=int, default=0)
-    ev.set_defaults(run=evaluate)
+    ev.set_defaults(run=evaluate, check=check_evaluate)
 
-    meta = commands.add_parser("meta-train", help="meta-train a LoRA adapter (classification or translation)")
+    meta = commands.add_parser(
+        "meta-train", parents=[common], help="meta-train a LoRA adapter (classification or translation)"
+    )
     meta.add_argument("--config", help="YAML file of meta-training arguments (see recipes/configs/)")
     meta.add_argument("overrides", nargs="*", help="key=value settings that override the config")
     meta.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
-    meta.set_defaults(run=meta_train)
+    meta.set_defaults(run=meta_train, check=check_meta_train)
 
-    tasks = commands.add_parser("tasks", help="inspect task sets")
+    tasks = commands.add_parser("tasks", parents=[common], help="inspect task sets")
     tasks_commands = tasks.add_subparsers(dest="tasks_command", required=True)
-    info = tasks_commands.add_parser("info", help="classes, sizes and groups of a task set")
+    info = tasks_commands.add_parser("info", parents=[common], help="classes, sizes and groups of a task set")
     info.add_argument("name", help="clinc150, banking77, bbc_news, chatterbot, bible, or a .csv/.json/.jsonl file")
     info.add_argument("--data", help="data folder (default: $FEWSHOT_NLP_DATA)")
-    info.set_defaults(run=tasks_info)
+    info.set_defaults(run=tasks_info, check=check_tasks_info)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Inputs are checked before any model loads; every error is one line on stderr, exit code 2."""
+    try:
+        args = build_parser().parse_args(argv)
+        args.verbose = getattr(args, "verbose", False)
+        _configure_output(args.verbose)
+        args.check(args)
+    except UsageError as error:
+        print(f"fewshot-nlp: error: {error}", file=sys.stderr)
+        return 2
     try:
         return args.run(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (UsageError, ValueError, TypeError, OSError) as error:
+        if args.verbose:
+            raise
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"fewshot-nlp: error: {first_line} (--verbose shows more)", file=sys.stderr)
         return 2

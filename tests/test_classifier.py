@@ -131,6 +131,36 @@ def test_oos_threshold_and_calibration(clf):
     assert clf.predict(["weather"]) == ["none"]
 
 
+def test_explain_says_what_was_decided_and_why(clf):
+    """A rejected text keeps its nearest label and that label's probability under their own
+    names, beside the score and the threshold it missed; predict() agrees with explain()."""
+    texts = ["weather today", "lost card"]
+    before = clf.explain(texts)
+    assert [p.label for p in before] == clf.predict(texts) and not any(p.out_of_scope for p in before)
+    assert before[1].label == before[1].nearest_label == "card_arrival" and before[1].oos_threshold is None
+    probabilities = clf.predict_proba(texts)
+    assert before[1].nearest_probability == pytest.approx(probabilities[1].max().item())
+    assert before[1].score == pytest.approx(clf.decision_function(texts)[1].max().item())
+
+    clf.calibrate_oos(["my card", "cancel please", "balance?"], ["weather", "nice weather"])
+    rejected, kept = clf.explain(texts)
+    assert (rejected.label, rejected.out_of_scope) == ("oos", True)
+    assert rejected.nearest_label in clf.classes_ and rejected.score < rejected.oos_threshold == clf.oos_threshold
+    assert rejected.nearest_probability == pytest.approx(probabilities[0].max().item())
+    assert (kept.label, kept.out_of_scope) == ("card_arrival", False) and kept.score >= kept.oos_threshold
+    assert set(rejected.to_dict()) == {
+        "text", "label", "nearest_label", "nearest_probability", "score", "oos_threshold", "out_of_scope"
+    }  # fmt: skip
+
+
+def test_explain_multi_label(keyword_encoder):
+    clf = FewShotClassifier(keyword_encoder, multi_label=True)
+    clf.fit(["card", "card problem", "refund", "refund now"], ["card", "card", "refund", "refund"])
+    (both,) = clf.explain(["card and refund"])
+    assert sorted(both.label) == ["card", "refund"] and both.nearest_label in ("card", "refund")
+    assert both.nearest_probability == pytest.approx(clf.predict_proba(["card and refund"]).max().item())
+
+
 def test_best_threshold_maximises_balanced_accuracy():
     from fewshot_nlp.classifier import best_threshold
 

@@ -28,7 +28,8 @@ def test_predict_to_csv_and_save(files, tiny_model_dir, capsys):
     assert main(args) == 0
     rows = list(csv.DictReader(out.open()))
     assert [r["label"] for r in rows] == ["card", "greeting", "cancel"]  # each text is an example/description
-    assert all(0 < float(r["probability"]) <= 1 for r in rows)
+    assert all(r["label"] == r["nearest_label"] and r["out_of_scope"] == "False" for r in rows)
+    assert all(0 < float(r["nearest_probability"]) <= 1 and r["oos_threshold"] == "" for r in rows)
     assert "wrote 3 predictions" in capsys.readouterr().out
     assert FewShotClassifier.from_pretrained(saved).classes_ == ["greeting", "card", "cancel", "balance"]
 
@@ -44,11 +45,112 @@ def test_predict_with_saved_model_to_jsonl(files, tiny_encoder):
     assert [json.loads(line)["label"] for line in out.read_text().splitlines()] == ["cancel"]
 
 
-def test_predict_bad_input_is_a_clear_error(files, capsys):
-    with pytest.raises(SystemExit, match="give --model"):
-        main(["predict", str(files / "texts.txt")])
-    with pytest.raises(SystemExit, match="no such input file"):
-        main(["predict", str(files / "nope.txt"), "--labels", str(files / "labels.yaml")])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_predict_out_of_scope_rows_say_why(files, tiny_encoder, suffix, capsys):
+    """A rejected row names the nearest label and its probability as such, with the score and the
+    threshold; the same fields in CSV and JSONL, and the same decisions as the Python API."""
+    classifier = FewShotClassifier(tiny_encoder).fit(
+        ["my card never arrived", "please cancel my order"], ["card", "cancel"]
+    )
+    classifier.save_pretrained(files / "model")
+    texts = (files / "texts.txt").read_text().split()
+    scores = classifier.decision_function(texts).max(1).values
+    threshold = float(scores.median())  # rejects some texts and keeps others
+    out = files / f"pred{suffix}"
+    args = ["predict", str(files / "texts.txt"), "--model", str(files / "model"), "--oos-threshold", str(threshold)]
+    (files / "texts.txt").write_text("\n".join(texts))
+    assert main([*args, "-o", str(out)]) == 0
+    if suffix == ".csv":
+        rows = list(csv.DictReader(out.open()))
+    else:
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert list(rows[0]) == [
+        "text",
+        "label",
+        "nearest_label",
+        "nearest_probability",
+        "score",
+        "oos_threshold",
+        "out_of_scope",
+    ]
+    classifier.oos_threshold = threshold
+    expected = classifier.explain(texts)
+    rejected = [r for r in rows if str(r["out_of_scope"]) == "True"]
+    assert 0 < len(rejected) < len(rows)
+    assert f"({len(rejected)} out of scope)" in capsys.readouterr().out
+    for row, truth in zip(rows, expected):
+        assert row["label"] == truth.label and row["nearest_label"] == truth.nearest_label
+        assert float(row["score"]) == pytest.approx(truth.score, abs=1e-5)
+        assert float(row["oos_threshold"]) == pytest.approx(threshold)
+        assert (row["label"] == "oos") == (str(row["out_of_scope"]) == "True") == (truth.score < threshold)
+
+
+def _no_model_loading(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded before the inputs were checked")
+
+    monkeypatch.setattr(FewShotClassifier, "from_pretrained", refuse)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["predict", "{d}/texts.txt"], "give --model FOLDER, or --examples CSV"),
+        (["predict", "{d}/nope.txt", "--labels", "{d}/labels.yaml"], "input {d}/nope.txt: no such file"),
+        (["predict", "{d}/texts.txt", "--examples", "{d}/nope.csv"], "--examples {d}/nope.csv: no such file"),
+        (["predict", "{d}/texts.txt", "--examples", "{d}/bad.csv"], "has no column 'label'; its columns are"),
+        (["predict", "{d}/texts.txt", "--labels", "{d}/list.yaml"], "must map each label to its description"),
+        (["predict", "{d}/texts.txt", "--labels", "{d}/labels.yaml", "-o", "{d}/out.xlsx"], "use a .csv or .jsonl"),
+        (["predict", "{d}/texts.txt", "--model", "{d}/no-such-model"], "no such model folder"),
+        (["predict", "{d}/texts.txt", "--labels", "{d}/labels.yaml", "--unknown"], "unrecognized arguments: --unknown"),
+        (["predict", "{d}/texts.txt", "--oos-threshold", "high"], "invalid float value: 'high'"),
+        (["evaluate", "--tasks", "nope"], "unknown task set 'nope'; use one of"),
+        (["evaluate", "--tasks", "{d}/examples.csv", "--way", "one"], "--way one: give a number of classes"),
+        (["evaluate", "--tasks", "{d}/examples.csv", "--episodes", "0"], "--episodes 0: must be at least 1"),
+        (["meta-train", "--config", "{d}/nope.yaml"], "--config {d}/nope.yaml: no such file"),
+        (["meta-train", "steps"], "must look like key=value"),
+        (["quickstart", "--data", "{d}/nowhere"], "--data {d}/nowhere: no such folder"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2_before_any_model(files, monkeypatch, capsys, arguments, message):
+    (files / "bad.csv").write_text("text,intent\nhello,greeting\n")
+    (files / "list.yaml").write_text("- card\n- cancel\n")
+    _no_model_loading(monkeypatch)
+    assert main([a.format(d=files) for a in arguments]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and message.format(d=files) in captured.err
+    assert captured.err.count("\n") == 1 and captured.err.startswith("fewshot-nlp: error: ")
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_warnings_are_one_line_unless_verbose(files, verbose):
+    """Run as a user runs it (a process of its own, no pytest warning capture)."""
+    code = (
+        "import sys, warnings; from fewshot_nlp import cli\n"
+        "def warn(args):\n"
+        "    warnings.warn('clinc150-all: 4 texts carry two labels; kept under both labels.')\n"
+        "    return 0\n"
+        "cli.tasks_info = warn\n"
+        f"sys.exit(cli.main(['tasks', 'info', {str(files / 'examples.csv')!r}] + {['--verbose'] if verbose else []!r}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0
+    if verbose:  # the whole warning, with where it came from
+        assert result.stderr.startswith("<string>:3: UserWarning: clinc150-all")
+    else:
+        assert result.stderr == "warning: clinc150-all: 4 texts carry two labels; kept under both labels.\n"
+
+
+def test_cli_checks_inputs_before_importing_torch(files):
+    """Usage errors are answered before torch loads (the part of a start-up that takes seconds)."""
+    code = (
+        "import sys; from fewshot_nlp.cli import main; "
+        f"rc = main(['predict', {str(files / 'nope.txt')!r}, '--labels', 'x.yaml']); "
+        "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2 and "no such file" in result.stderr
 
 
 def test_evaluate_and_tasks_info_on_a_csv(files, tiny_model_dir, capsys):
@@ -63,6 +165,7 @@ def test_evaluate_and_tasks_info_on_a_csv(files, tiny_model_dir, capsys):
 
 def test_errors_exit_2_with_a_message(capsys, monkeypatch):
     monkeypatch.delenv("FEWSHOT_NLP_DATA", raising=False)
+    _no_model_loading(monkeypatch)
     assert main(["tasks", "info", "clinc150"]) == 2
     assert "FEWSHOT_NLP_DATA" in capsys.readouterr().err
 
@@ -94,7 +197,8 @@ def test_quickstart_with_data(shared_data, capsys):
 @pytest.mark.data
 def test_tasks_info_on_real_data(shared_data, capsys):
     assert main(["tasks", "info", "clinc150", "--data", str(shared_data)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err.startswith("warning: clinc150-all: 4 texts carry two labels") and err.count("\n") == 1
     assert "classes: 150" in out and "texts: 22500" in out and "class split: train 90, val 30, test 30" in out
     assert "group banking: 15 classes" in out
     assert main(["tasks", "info", "bible", "--data", str(shared_data)]) == 0
