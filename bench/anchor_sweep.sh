@@ -13,7 +13,7 @@
 # Each run uses the CLINC150-alone recipe of its algorithm with tasks, anchor_weight and output_dir
 # overridden. Finished runs are skipped and unfinished ones resumed. Every run is evaluated and
 # reported: docs/results/<RUNS name>_{banking,clinc}.json (anchor_sweep_banking.json, ...)
-# and their docs/benchmarks.md sections.
+# and their sections in docs/experiments/.
 set -uo pipefail
 DATA=${1:-../shared/data}
 RUNS=${RUNS:-runs/anchor-sweep}

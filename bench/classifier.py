@@ -6,7 +6,7 @@ Accuracy (95% CI) on the CLINC150 and BANKING77 test splits for prototypes, zero
 names, or the project's label descriptions) and the mixtures: 5-way 1-shot and 5-shot over 600 episodes, all classes at once
 with 5 shots over 50 episodes. Throughput of ``FewShotClassifier.predict`` against raw
 ``SentenceTransformer.encode`` on the same 2,000 texts. Writes docs/results/classifier.json
-and the table between the ``classifier`` markers in docs/benchmarks.md.
+and the table between the ``classifier`` markers in docs/experiments/2026-11-26-frozen-encoder.md.
 """
 
 from __future__ import annotations
@@ -138,15 +138,29 @@ def markdown(rows: list[dict], speed: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, marker: str, body: str) -> None:
+def experiment_log(docs: Path, marker: str) -> Path:
+    """The dated log under ``docs/experiments/`` that holds a section's markers; a section seen for
+    the first time starts a new log named by today's date."""
+    start = f"<!-- {marker}:start -->"
+    for path in sorted((docs / "experiments").glob("*.md")):
+        if start in path.read_text():
+            return path
+    return docs / "experiments" / f"{datetime.date.today().isoformat()}-{marker.replace('_', '-')}.md"
+
+
+def write_section(docs: Path, marker: str, body: str) -> Path:
+    """Replace the generated block between a section's markers in its experiment log."""
+    path = experiment_log(docs, marker)
     start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    text = path.read_text() if path.exists() else f"# {marker}\n"
     block = f"{start}\n{body}\n{end}"
     if start in text:
         text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    return path
 
 
 def main() -> None:
@@ -176,7 +190,7 @@ def main() -> None:
     (out / "results" / "classifier.json").write_text(
         json.dumps({**meta, "accuracy": rows, "throughput": speed}, indent=2)
     )
-    write_section(out / "benchmarks.md", "classifier", markdown(rows, speed, meta))
+    write_section(out, "classifier", markdown(rows, speed, meta))
 
 
 if __name__ == "__main__":

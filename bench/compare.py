@@ -14,11 +14,13 @@ Cheap methods (no gradient step: zero-shot, prototypes, mixture, meta-trained pr
 regression) run ``--episodes`` (600) episodes on cached embeddings; their adaptation and
 prediction times are measured separately, without the cache, on the first ``--timing-episodes``.
 Methods that train per episode (fomaml with test-time adaptation, SetFit, fine-tuning) run the
-first ``--episodes-expensive`` (30) of the same episodes, timed as they run. Per-episode results
+first ``--episodes-expensive`` (30) of the same episodes, timed as they run, and the first
+``--episodes-expensive-all-way`` (5) in the all-way settings, where one SetFit episode takes
+minutes (the report's run-time table estimates what a full rerun costs). Per-episode results
 are kept in ``runs/compare/cells/`` after every episode, so an interrupted run loses nothing; a
 cell is tied to its episodes and, for meta-trained methods, to the model's weights (another
 model reruns the cell instead of resuming it).
-Writes docs/results/compare.json, the ``compare`` section of docs/benchmarks.md and two plots.
+Writes docs/results/compare.json, the ``compare`` section of docs/experiments/2026-11-26-comparison.md and two plots.
 """
 
 from __future__ import annotations
@@ -231,10 +233,11 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=600, help="episodes for methods without training")
     parser.add_argument("--episodes-expensive", type=int, default=30, help="episodes for methods that train")
     parser.add_argument(
-        "--setfit-all-way-episodes",
+        "--episodes-expensive-all-way",
         type=int,
         default=5,
-        help="SetFit's episodes in the all-way settings (its sentence pairs grow with the support set: minutes each)",
+        help="episodes for methods that train, at all-way (SetFit's sentence pairs grow with the support set: "
+        "minutes per episode on 2 cores)",
     )
     parser.add_argument("--timing-episodes", type=int, default=10, help="uncached episodes that time cheap methods")
     parser.add_argument("--protonet", default="runs/intents-protonet", help="meta-trained protonet model folder")
@@ -292,7 +295,7 @@ def metadata(args) -> dict:
         "settings": {
             "episodes": args.episodes,
             "episodes_expensive": args.episodes_expensive,
-            "setfit_all_way_episodes": args.setfit_all_way_episodes,
+            "episodes_expensive_all_way": args.episodes_expensive_all_way,
             "timing_episodes": args.timing_episodes,
             "adapt_steps": args.adapt_steps,
             "protonet": args.protonet,

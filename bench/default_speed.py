@@ -7,7 +7,7 @@ what encoding with the plain model costs (the target: at least 0.95 of it). Uses
 ``bench/classifier.py``'s measurement (150 labels, 2,000 CLINC150 test texts, the two runs
 alternated ``--repeats`` times so that other load hits both alike) with the plain MiniLM as the
 yardstick. Writes docs/results/default_speed.json and the ``default_speed`` section of
-docs/benchmarks.md.
+docs/experiments/2026-12-01-transfer.md.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def main() -> None:
         f"`encode` of the plain MiniLM {speed['raw_encode_texts_per_s']} texts/s, `predict` of the default "
         f"classifier (adapter merged, 150 labels) {speed['predict_texts_per_s']} texts/s: **{speed['ratio']:.3f}x**.",
     ]
-    write_section(ROOT / "docs" / "benchmarks.md", "default_speed", "\n".join(body))
+    write_section(ROOT / "docs", "default_speed", "\n".join(body))
     print(json.dumps(speed))
 
 

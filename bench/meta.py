@@ -10,7 +10,7 @@ Reference rows use the frozen embedded MiniLM: prototypes, zero-shot description
 Every other row also gives its paired difference to frozen prototypes on the same episodes.
 FOMAML models are also run with test-time adaptation (``--adapt-steps``), on fewer episodes
 (``--adapt-episodes`` / ``--adapt-episodes-all``) because every episode then trains.
-Writes docs/results/meta.json and the ``meta`` section of docs/benchmarks.md.
+Writes docs/results/meta.json and the ``meta`` section of its docs/experiments/ log.
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
     parser.add_argument("--model", action="append", help="meta-trained model folder (repeatable)")
-    parser.add_argument("--section", default="meta", help="marker of the docs/benchmarks.md section to write")
+    parser.add_argument(
+        "--section", default="meta", help="marker of the section to write (in its docs/experiments/ log)"
+    )
     parser.add_argument("--episodes", type=int, default=600)
     parser.add_argument("--episodes-all", type=int, default=50)
     parser.add_argument("--adapt-steps", type=int, default=3)
@@ -162,7 +164,7 @@ def main() -> None:
 
 
 def write_report(section: str, report: dict) -> None:
-    """docs/results/<section>.json and the ``section`` of docs/benchmarks.md."""
+    """docs/results/<section>.json and the ``section`` in its docs/experiments/ log."""
     out = ROOT / "docs" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{section}.json").write_text(json.dumps(report, indent=2, default=str))
@@ -183,7 +185,7 @@ def write_report(section: str, report: dict) -> None:
         lines.append("")
     from classifier import write_section  # bench/classifier.py
 
-    write_section(ROOT / "docs" / "benchmarks.md", section, "\n".join(lines))
+    write_section(ROOT / "docs", section, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Tables and plots of bench/compare.py, rebuilt from its per-episode cell files.
 
-Writes docs/results/compare.json, the ``compare`` section of docs/benchmarks.md,
+Writes docs/results/compare.json, the ``compare`` section of docs/experiments/2026-11-26-comparison.md,
 docs/compare_accuracy.png (accuracy against shots, 95% CI bars) and docs/compare_time.png
 (accuracy against adaptation time, log scale).
 """
@@ -32,11 +32,11 @@ DATASET_NAMES = {"clinc150": "CLINC150", "banking77": "BANKING77"}
 
 def planned_episodes(key: str, setting: str, settings: dict) -> int:
     """Episodes a method runs in a setting: all of them on cached embeddings when it does not
-    train; fewer when it trains per episode, and fewest for SetFit at all-way."""
+    train; fewer when it trains per episode, and fewest when it trains on all classes at once."""
     if key not in TRAINING:
         return settings["episodes"]
-    if key == "setfit" and setting.startswith("all"):
-        return settings.get("setfit_all_way_episodes", settings["episodes_expensive"])
+    if setting.startswith("all"):
+        return settings.get("episodes_expensive_all_way", settings["episodes_expensive"])
     return settings["episodes_expensive"]
 
 
@@ -67,30 +67,57 @@ def _row(cell: dict, n: int | None = None) -> dict:
     }
 
 
-def load_rows(cells: Path) -> tuple[list[dict], list[dict]]:
+def load_rows(cells: Path, date: str) -> tuple[list[dict], list[dict]]:
     """All rows, and the rows of every method restricted to the episodes the trained methods ran."""
     found = [json.loads(p.read_text()) for p in sorted(cells.glob("*.json"))]
     found = [c for c in found if c["accuracy"]]
     found.sort(key=lambda c: (c["dataset"], SETTING_ORDER.index(c["setting"]), ORDER.index(c["method"])))
-    rows = [_row(c) for c in found]
+    rows = [_row(c) | {"run": date} for c in found]
     paired = []
     for dataset, setting in dict.fromkeys((c["dataset"], c["setting"]) for c in found):
         group = [c for c in found if (c["dataset"], c["setting"]) == (dataset, setting)]
         n = min(len(c["accuracy"]) for c in group)
         if any(len(c["accuracy"]) > n for c in group):
-            paired += [_row(c, n) for c in group]
+            paired += [_row(c, n) | {"run": date} for c in group]
     return rows, paired
 
 
+def merge_published(rows: list[dict], paired: list[dict], published: dict) -> tuple[list[dict], list[dict]]:
+    """Keep the published rows of cells that did not run here (their per-episode files are gone),
+    when they were scored on the same episodes; rows carry the date of the run that made them.
+
+    A published paired row joins a paired group only at that group's episode count, so a paired
+    table never mixes episode counts.
+    """
+    key = lambda r: (r["dataset"], r["setting"], r["key"])  # noqa: E731
+    digests = {(r["dataset"], r["setting"]): r["episodes_sha256"] for r in rows}
+    ran = {key(r) for r in rows}
+
+    def same_episodes(r):
+        return digests.get((r["dataset"], r["setting"]), r["episodes_sha256"]) == r["episodes_sha256"]
+
+    old_date = published.get("date")
+    kept = [r | {"run": r.get("run", old_date)} for r in published.get("results", []) if key(r) not in ran]
+    kept = [r for r in kept if same_episodes(r)]
+    counts = {(r["dataset"], r["setting"]): r["episodes"] for r in paired}
+    for r in published.get("same_episodes_as_trained_methods", []):
+        group = (r["dataset"], r["setting"])
+        if key(r) not in ran and same_episodes(r) and counts.get(group, r["episodes"]) == r["episodes"]:
+            paired.append(r | {"run": r.get("run", old_date)})
+            counts.setdefault(group, r["episodes"])
+    order = lambda r: (r["dataset"], SETTING_ORDER.index(r["setting"]), ORDER.index(r["key"]))  # noqa: E731
+    return sorted(rows + kept, key=order), sorted(paired, key=order)
+
+
 def _table(rows: list[dict], with_times: bool) -> list[str]:
-    head = "| dataset | setting | method | accuracy | 95% CI | episodes |"
-    rule = "|---|---|---|---|---|---|"
+    head = "| dataset | setting | method | accuracy | 95% CI | episodes | run |"
+    rule = "|---|---|---|---|---|---|---|"
     if with_times:
         head += " adapt s (wall, median) | adapt CPU s (median) | predict ms / text (median) | timed episodes |"
         rule += "---|---|---|---|"
     lines = [head, rule]
     for r in rows:
-        line = f"| {r['dataset']} | {r['setting']} | {r['method']} | {r['accuracy']:.4f} | ± {r['ci95']:.4f} | {r['episodes']} |"
+        line = f"| {r['dataset']} | {r['setting']} | {r['method']} | {r['accuracy']:.4f} | ± {r['ci95']:.4f} | {r['episodes']} | {r.get('run', '')} |"
         if with_times:
             cpu = "" if r["adapt_cpu_seconds"] is None else f"{r['adapt_cpu_seconds']:.3f}"
             line += f" {r['adapt_seconds']:.3f} | {cpu} | {r['predict_ms_per_text']:.2f} | {r['timed_episodes']} |"
@@ -98,7 +125,7 @@ def _table(rows: list[dict], with_times: bool) -> list[str]:
     return lines
 
 
-def run_time_table(rows: list[dict], planned: dict[str, int], queries_per_class: int = 15) -> list[str]:
+def run_time_table(rows: list[dict], planned, queries_per_class: int = 15) -> list[str]:
     """What a full rerun of bench/compare.py costs per method on this machine, from the median
     times x the episodes it runs uncached (the cached accuracy episodes take seconds)."""
     lines = [
@@ -110,13 +137,15 @@ def run_time_table(rows: list[dict], planned: dict[str, int], queries_per_class:
         measured = [r for r in rows if r["key"] == key and r["adapt_seconds"] is not None]
         if not measured:
             continue
-        episodes = planned[key]
+        episodes = {r["setting"]: planned(key, r["setting"]) for r in measured}
         seconds = sum(
-            episodes * (r["adapt_seconds"] + r["predict_ms_per_text"] / 1000 * r["way"] * queries_per_class)
+            episodes[r["setting"]]
+            * (r["adapt_seconds"] + r["predict_ms_per_text"] / 1000 * r["way"] * queries_per_class)
             for r in measured
         )
         total += seconds
-        lines.append(f"| {LABELS[key]} | {len(measured)} of {cells} | {episodes} | {seconds / 60:.1f} |")
+        counts = ", ".join(f"{s} {episodes[s]}" for s in SETTING_ORDER if s in episodes)
+        lines.append(f"| {LABELS[key]} | {len(measured)} of {cells} | {counts} | {seconds / 60:.1f} |")
     lines.append(f"| all of the above | | | {total / 60:.1f} |")
     return lines
 
@@ -194,19 +223,21 @@ def plot(rows: list[dict], docs: Path) -> list[str]:
 def write_report(cells: Path, metadata: dict) -> None:
     from classifier import write_section  # bench/classifier.py
 
-    rows, paired = load_rows(cells)
+    docs = ROOT / "docs"
+    results = docs / "results" / "compare.json"
+    rows, paired = load_rows(cells, metadata["date"])
+    published = json.loads(results.read_text()) if results.exists() else {}
+    rows, paired = merge_published(rows, paired, published)
     if not rows:
         raise SystemExit(f"no finished cells under {cells}: run bench/compare.py first.")
-    docs = ROOT / "docs"
-    (docs / "results").mkdir(parents=True, exist_ok=True)
-    (docs / "results" / "compare.json").write_text(
-        json.dumps({**metadata, "results": rows, "same_episodes_as_trained_methods": paired}, indent=1)
-    )
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({**metadata, "results": rows, "same_episodes_as_trained_methods": paired}, indent=1))
     plots = plot(rows, docs)
     lines = [
         f"Command: `{metadata['command']}`  ",
         f"Machine: {metadata['machine']}  ",
-        f"Date: {metadata['date']}; "
+        f"Date of this report: {metadata['date']} (the run column dates each row; a cell not rerun keeps its "
+        "published row); "
         + ", ".join(f"{k} {v}" for k, v in metadata["versions"].items())
         + f"; seed {metadata['seed']}",
         "",
@@ -224,7 +255,10 @@ def write_report(cells: Path, metadata: dict) -> None:
             "",
         ]
     settings = metadata["settings"]
-    planned = {k: settings["episodes_expensive"] if k in TRAINING else settings["timing_episodes"] for k in ORDER}
+
+    def planned(key, setting):
+        return planned_episodes(key, setting, settings) if key in TRAINING else settings["timing_episodes"]
+
     lines += [
         "Time a full rerun needs on this machine, estimated from the median times above: methods that "
         "train run every episode uncached; the others run their accuracy episodes on cached embeddings "
@@ -233,6 +267,6 @@ def write_report(cells: Path, metadata: dict) -> None:
         *run_time_table(rows, planned),
         "",
     ]
-    lines += [f"![{name}]({name})" for name in plots]
-    write_section(docs / "benchmarks.md", "compare", "\n".join(lines))
-    print(f"wrote docs/results/compare.json, docs/benchmarks.md (compare), {', '.join('docs/' + p for p in plots)}")
+    lines += [f"![{name}](../{name})" for name in plots]  # the log sits in docs/experiments/
+    log = write_section(docs, "compare", "\n".join(lines))
+    print(f"wrote docs/results/compare.json, the compare section of {log}, {', '.join('docs/' + p for p in plots)}")

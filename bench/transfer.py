@@ -16,7 +16,7 @@ Every cell is the paired mean difference (adapted - frozen) with its 95% Student
 
 Each (variant, X) run lives in ``runs/transfer/<variant>-<X>/``: a stopped training resumes
 from its checkpoint, and a finished evaluation (``transfer_eval.json``) is not redone. Writes
-docs/results/transfer.json and the ``transfer`` section of docs/benchmarks.md.
+docs/results/transfer.json and the ``transfer`` section of docs/experiments/2026-12-01-transfer.md.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def report(runs: Path, command: str) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     from classifier import write_section  # bench/classifier.py
 
-    write_section(ROOT / "docs" / "benchmarks.md", "transfer", "\n".join(report_lines(out)))
+    write_section(ROOT / "docs", "transfer", "\n".join(report_lines(out)))
     return out
 
 

@@ -17,7 +17,7 @@ same ``--eval-verses`` verses of the held-out books (Acts, Hebrews). Starting po
 Every run uses the same adaptation settings (AdamW, ``--lr``, batch 16, max(``--min-steps`` (100),
 3 epochs)). Results are kept per run in ``runs/translation-bench/`` (an interrupted benchmark
 resumes) and summarised in docs/results/translation.json, the ``translation`` section of
-docs/benchmarks.md and docs/translation_pairs.png. Runs go seed by seed, smallest size first, so
+its docs/experiments/ log and docs/translation_pairs.png. Runs go seed by seed, smallest size first, so
 a benchmark stopped part way holds whole comparisons; ``--report`` summarises those (marked partial).
 """
 
@@ -183,9 +183,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--min-steps", type=int, default=100, help="adaptation: 3 epochs, at least this many steps")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "translation-bench")
-    parser.add_argument(
-        "--docs", type=Path, default=ROOT / "docs", help="where benchmarks.md, results/ and the plot go"
-    )
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where experiments/, results/ and the plot go")
     parser.add_argument("--section", default="translation")
     parser.add_argument(
         "--shard",
@@ -283,10 +281,10 @@ def main() -> None:
         lines.append(
             f"| {d['comparison']} | {d['pairs']} | {f'**{value}**' if significant else value} | {ci} | {d['n']} |"
         )
-    lines += ["", "![chrF against adaptation pairs](translation_pairs.png)"]
+    lines += ["", "![chrF against adaptation pairs](../translation_pairs.png)"]
     from classifier import write_section  # bench/classifier.py
 
-    write_section(args.docs / "benchmarks.md", args.section, "\n".join(lines))
+    write_section(args.docs, args.section, "\n".join(lines))
 
 
 if __name__ == "__main__":

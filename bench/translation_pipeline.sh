@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole translation benchmark (issue 5), from nothing to docs/benchmarks.md. From the
+# The whole translation benchmark (issue 5), from nothing to docs/experiments/. From the
 # repository root:
 #
 #   bash bench/translation_pipeline.sh ../shared/data                      # CPU: many hours, resumable

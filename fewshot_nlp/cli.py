@@ -96,7 +96,7 @@ def _quickstart_evaluation(args, encoder) -> None:
     if encoder.name_or_path == DEFAULT_MODEL:
         print(
             "  (the default adapter was meta-trained on CLINC150's train split: the test texts are new, "
-            "the intents are not; docs/benchmarks.md, section 'transfer', scores corpora it never saw)"
+            "the intents are not; docs/results.md, 'What meta-training buys', scores corpora it never saw)"
         )
     result = evaluate_episodes(lambda enc, ep: FewShotClassifier(enc), episodes, encoder, progress=False)
     print(f"  prototype accuracy: {result}")
@@ -442,14 +442,24 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"warning: {message}", file=sys.stderr)
 
 
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
 def _configure_output(verbose: bool) -> None:
-    """Library warnings reach the terminal as one line each; ``--verbose`` shows them whole, with
-    the library's progress logs."""
+    """Library warnings and log messages reach the terminal as one line each (``warning: ...``);
+    ``--verbose`` shows warnings whole, with the library's progress logs."""
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         return
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     warnings.showwarning = _one_line_warning
+    library = logging.getLogger("fewshot_nlp")
+    if not any(isinstance(h.formatter, _OneLine) for h in library.handlers):
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(_OneLine())
+        library.addHandler(handler)  # with it, Python's bare last-resort output no longer applies
 
 
 def build_parser() -> argparse.ArgumentParser:

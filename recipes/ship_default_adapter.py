@@ -44,7 +44,7 @@ into the embedded MiniLM (no extra cost at prediction time);
 - {steps} steps (weights of step {best_step} kept, best validation accuracy {best_val:.4f}),
   {minutes:.0f} minutes on {machine}; every argument is in `training_record.json`.
 - Rebuild: `{command}`, then `python recipes/ship_default_adapter.py runs/default-adapter --data DATA`.
-- What it is worth on corpora it never saw: docs/benchmarks.md, section "transfer"
+- What it is worth on corpora it never saw: docs/results.md, 'What meta-training buys'
   (leave-one-corpus-out). On CLINC150, BANKING77, SGD, SNIPS, GoEmotions, FewRel and AG News
   it has seen the classes: scores there are not transfer.
 - Files: `{weights}` (safetensors), `{config}`, `training_record.json` (corpora and the sha256 of

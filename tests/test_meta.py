@@ -271,7 +271,7 @@ def test_adapt_rejects_bad_settings():
 
 
 # ---------------------------------------------------------------------- trainer
-@pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
+@pytest.mark.parametrize("algorithm", ["protonet", pytest.param("fomaml", marks=pytest.mark.slow)])
 def test_training_writes_a_loadable_model(algorithm, tiny_encoder, tmp_path):
     args = toy_args(tmp_path, algorithm=algorithm, steps=6)
     output = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()}).train()
@@ -291,6 +291,7 @@ def test_training_writes_a_loadable_model(algorithm, tiny_encoder, tmp_path):
     assert clf.predict([f"{test[0]} please 0"]) == [test[0]]
 
 
+@pytest.mark.slow  # trains in subprocesses or for many steps
 def test_protonet_training_lowers_the_loss(tiny_encoder, tmp_path):
     args = toy_args(tmp_path, steps=40, eval_every=40, checkpoint_every=40, outer_lr=0.01, meta_batch_size=4)
     trainer = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()})
@@ -299,6 +300,7 @@ def test_protonet_training_lowers_the_loss(tiny_encoder, tmp_path):
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10, losses
 
 
+@pytest.mark.slow  # trains in subprocesses or for many steps
 @pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
 def test_anchor_keeps_embeddings_near_the_frozen_encoder(tiny_encoder, tmp_path, algorithm):
     """The same run with and without the anchor: the anchored adapter drifts less."""
@@ -466,6 +468,7 @@ LABEL_AWARE = dict(
 )
 
 
+@pytest.mark.slow  # trains in subprocesses or for many steps
 @pytest.mark.parametrize(
     "algorithm, extra",
     [
@@ -524,6 +527,7 @@ trainer.close()
 """
 
 
+@pytest.mark.slow  # trains in subprocesses or for many steps
 @pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
 def test_two_processes_match_one(algorithm, tiny_model_dir, tmp_path):
     from safetensors.torch import load_file

@@ -42,7 +42,13 @@ def test_bad_overrides_and_configs(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "config", ["intents_protonet.yaml", "intents_fomaml.yaml", "transfer_protonet.yaml", "default_adapter.yaml"]
+    "config",
+    [
+        "intents_protonet.yaml",
+        "transfer_protonet.yaml",
+        pytest.param("intents_fomaml.yaml", marks=pytest.mark.slow),  # FOMAML's inner loop: seconds per step
+        pytest.param("default_adapter.yaml", marks=pytest.mark.slow),
+    ],
 )
 def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path, capsys):
     words = ["card", "cancel", "balance", "password", "hello", "goodbye", "flight", "weather", "money", "order"]
@@ -117,6 +123,7 @@ def test_bible_split_fits_the_real_corpus(shared_data):
         assert set(split.dev_chapters) <= {i.split(".", 1)[1].rsplit(".", 1)[0] for i in dev.ids[language]}
 
 
+@pytest.mark.slow  # whole training runs
 def test_new_language_pair_recipe_end_to_end(tiny_base, tmp_path):
     from conftest import TOY_PAIRS
     from new_language_pair import main as new_pair
@@ -145,6 +152,7 @@ def test_new_language_pair_recipe_end_to_end(tiny_base, tmp_path):
         new_pair(["--config", str(config), "data={csv: x.csv}"])
 
 
+@pytest.mark.slow  # whole training runs
 def test_build_base_trains_on_base_books_resumes_identically_and_loads(tmp_path, tiny_bible, tiny_base):
     """build_base.py on the tiny Bible: 4 steps straight equal 2 steps, a refused restart, then
     --resume to 4; the output loads as a translator and reports dev and zero-shot scores. Both runs

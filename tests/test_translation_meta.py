@@ -36,7 +36,7 @@ def _args(tmp_path, tiny_base, tiny_bible, **overrides):
     return TranslationMetaTrainingArguments(**{**settings, **overrides})
 
 
-@pytest.mark.parametrize("algorithm", ["fomaml", "joint"])
+@pytest.mark.parametrize("algorithm", [pytest.param("fomaml", marks=pytest.mark.slow), "joint"])
 def test_meta_training_over_language_pairs_writes_a_translator(algorithm, tmp_path, tiny_base, tiny_bible):
     trainer = TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, algorithm=algorithm))
     assert trainer.task_set.languages == ["Toya", "Toyb"]  # Toyc is an evaluation language: never trained on
@@ -52,6 +52,7 @@ def test_meta_training_over_language_pairs_writes_a_translator(algorithm, tmp_pa
     loaded.adapt(TOY_PAIRS[:4], steps=2, progress=False)  # and adapts to a new pair from there
 
 
+@pytest.mark.slow  # whole training runs
 def test_resumed_run_ends_with_the_same_weights(tmp_path, tiny_base, tiny_bible):
     straight = TranslationMetaTrainer(_args(tmp_path / "a", tiny_base, tiny_bible))
     straight.train()
@@ -120,6 +121,7 @@ def test_split_mistakes_are_refused(tmp_path, tiny_base, tiny_bible, split, erro
         TranslationMetaTrainer(_args(tmp_path, tiny_base, tiny_bible, split=str(path), languages=["Toya"]))
 
 
+@pytest.mark.slow  # whole training runs
 def test_translation_pipeline_runs_every_stage_and_resumes(tmp_path, tiny_base, tiny_bible):
     """bench/translation_pipeline.sh on the tiny Bible with 2 shards: base, both adapters,
     benchmark shards (bench/translation.py --shard) and summary; a second run finds every stage
@@ -180,7 +182,8 @@ def test_translation_pipeline_runs_every_stage_and_resumes(tmp_path, tiny_base, 
         ("meta", 1),
         ("joint", 2),
     }
-    assert "Runs: 6 of 7 planned (PARTIAL" in (tmp_path / "docs" / "benchmarks.md").read_text()
+    (log,) = (tmp_path / "docs" / "experiments").glob("*-translation.md")
+    assert "Runs: 6 of 7 planned (PARTIAL" in log.read_text()
     assert {d["comparison"]: d["n"] for d in partial["paired_differences"]} == {
         "meta - joint": 1,
         "meta - fresh": 1,
