@@ -216,6 +216,27 @@ def plot(rows: list[dict], docs: Path) -> list[str]:
     path = docs / "compare_time.png"
     figure.savefig(path, dpi=100)
     written.append(path.name)
+
+    # the README's headline: every held-out class at once, 5 examples each, accuracy against time
+    figure, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 5.4), squeeze=False)
+    for axis, dataset in zip(axes[0], datasets):
+        for r in rows:
+            if r["dataset"] == dataset and r["setting"] == "all5s" and r["adapt_seconds"]:
+                axis.errorbar(
+                    r["adapt_seconds"], r["accuracy"], yerr=r["ci95"], marker="o", capsize=3,
+                    color=colours[r["key"]], label=f"{LABELS[r['key']]} ({r['episodes']} ep.)",
+                )  # fmt: skip
+        way = next((r["way"] for r in rows if r["dataset"] == dataset and r["setting"] == "all5s"), "")
+        axis.set_xscale("log")
+        axis.set_title(f"{dataset}: {way} held-out classes, 5 examples each")
+        axis.set_xlabel("seconds to adapt (2-core CPU, log scale)")
+        axis.set_ylabel("accuracy (95% CI)")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.18), ncol=2, frameon=False)
+    figure.tight_layout()
+    path = docs / "compare_headline.png"
+    figure.savefig(path, dpi=100)
+    written.append(path.name)
     plt.close("all")
     return written
 

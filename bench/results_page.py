@@ -224,7 +224,7 @@ def compare_section(n: Numbers) -> list[str]:
             speed = "" if five is None or five["adapt_seconds"] is None else f"{five['adapt_seconds']:.2f}"
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {speed} |")
         lines.append("")
-    lines += ["![accuracy against adaptation time](compare_time.png)", ""]
+    lines += ["![accuracy against adaptation time, every method and setting](compare_time.png)", ""]
     return lines
 
 
