@@ -44,8 +44,8 @@ def test_bad_overrides_and_configs(tmp_path):
 @pytest.mark.parametrize(
     "config",
     [
-        "intents_protonet.yaml",
-        "transfer_protonet.yaml",
+        "transfer_protonet.yaml",  # the fast tier runs one recipe end to end; the others are slow
+        pytest.param("intents_protonet.yaml", marks=pytest.mark.slow),
         pytest.param("intents_fomaml.yaml", marks=pytest.mark.slow),  # FOMAML's inner loop: seconds per step
         pytest.param("default_adapter.yaml", marks=pytest.mark.slow),
     ],
