@@ -67,46 +67,49 @@ def _row(cell: dict, n: int | None = None) -> dict:
     }
 
 
-def load_rows(cells: Path, date: str) -> tuple[list[dict], list[dict]]:
-    """All rows, and the rows of every method restricted to the episodes the trained methods ran."""
+def load_cells(cells: Path) -> list[dict]:
     found = [json.loads(p.read_text()) for p in sorted(cells.glob("*.json"))]
     found = [c for c in found if c["accuracy"]]
-    found.sort(key=lambda c: (c["dataset"], SETTING_ORDER.index(c["setting"]), ORDER.index(c["method"])))
-    rows = [_row(c) | {"run": date} for c in found]
-    paired = []
-    for dataset, setting in dict.fromkeys((c["dataset"], c["setting"]) for c in found):
-        group = [c for c in found if (c["dataset"], c["setting"]) == (dataset, setting)]
-        n = min(len(c["accuracy"]) for c in group)
-        if any(len(c["accuracy"]) > n for c in group):
-            paired += [_row(c, n) | {"run": date} for c in group]
-    return rows, paired
+    return sorted(found, key=lambda c: (c["dataset"], SETTING_ORDER.index(c["setting"]), ORDER.index(c["method"])))
 
 
-def merge_published(rows: list[dict], paired: list[dict], published: dict) -> tuple[list[dict], list[dict]]:
-    """Keep the published rows of cells that did not run here (their per-episode files are gone),
-    when they were scored on the same episodes; rows carry the date of the run that made them.
+def merge_rows(found: list[dict], published: dict, date: str) -> tuple[list[dict], list[dict]]:
+    """All rows, and every setting's rows restricted to the episodes its cheapest-run method ran.
 
-    A published paired row joins a paired group only at that group's episode count, so a paired
-    table never mixes episode counts.
+    Cells that ran here make rows dated ``date``. A published row (``published``: the last
+    compare.json) is kept for a cell that did not run here, when it was scored on the same
+    episodes; its per-episode file is gone, so it joins the paired table only at its own episode
+    count (or through its published paired row at that count), never truncated: a paired table
+    never mixes episode counts.
     """
     key = lambda r: (r["dataset"], r["setting"], r["key"])  # noqa: E731
+    cells = {key(row): cell for cell, row in ((c, _row(c)) for c in found)}
+    rows = [_row(c) | {"run": date} for c in found]
     digests = {(r["dataset"], r["setting"]): r["episodes_sha256"] for r in rows}
-    ran = {key(r) for r in rows}
 
-    def same_episodes(r):
-        return digests.get((r["dataset"], r["setting"]), r["episodes_sha256"]) == r["episodes_sha256"]
+    def reusable(r):
+        same = digests.get((r["dataset"], r["setting"]), r["episodes_sha256"]) == r["episodes_sha256"]
+        return same and key(r) not in cells
 
-    old_date = published.get("date")
-    kept = [r | {"run": r.get("run", old_date)} for r in published.get("results", []) if key(r) not in ran]
-    kept = [r for r in kept if same_episodes(r)]
-    counts = {(r["dataset"], r["setting"]): r["episodes"] for r in paired}
-    for r in published.get("same_episodes_as_trained_methods", []):
-        group = (r["dataset"], r["setting"])
-        if key(r) not in ran and same_episodes(r) and counts.get(group, r["episodes"]) == r["episodes"]:
-            paired.append(r | {"run": r.get("run", old_date)})
-            counts.setdefault(group, r["episodes"])
+    old = published.get("date")
+    kept = [r | {"run": r.get("run", old)} for r in published.get("results", []) if reusable(r)]
+    old_paired = {key(r): r for r in published.get("same_episodes_as_trained_methods", []) if reusable(r)}
     order = lambda r: (r["dataset"], SETTING_ORDER.index(r["setting"]), ORDER.index(r["key"]))  # noqa: E731
-    return sorted(rows + kept, key=order), sorted(paired, key=order)
+    rows = sorted(rows + kept, key=order)
+    paired = []
+    for group in dict.fromkeys((r["dataset"], r["setting"]) for r in rows):
+        members = [r for r in rows if (r["dataset"], r["setting"]) == group]
+        n = min(r["episodes"] for r in members)
+        if all(r["episodes"] == n for r in members):
+            continue
+        for r in members:
+            if key(r) in cells:
+                paired.append(_row(cells[key(r)], n) | {"run": date})
+            elif r["episodes"] == n:
+                paired.append(r)
+            elif key(r) in old_paired and old_paired[key(r)]["episodes"] == n:
+                paired.append(old_paired[key(r)] | {"run": r["run"]})
+    return rows, paired
 
 
 def _table(rows: list[dict], with_times: bool) -> list[str]:
@@ -246,9 +249,8 @@ def write_report(cells: Path, metadata: dict) -> None:
 
     docs = ROOT / "docs"
     results = docs / "results" / "compare.json"
-    rows, paired = load_rows(cells, metadata["date"])
     published = json.loads(results.read_text()) if results.exists() else {}
-    rows, paired = merge_published(rows, paired, published)
+    rows, paired = merge_rows(load_cells(cells), published, metadata["date"])
     if not rows:
         raise SystemExit(f"no finished cells under {cells}: run bench/compare.py first.")
     results.parent.mkdir(parents=True, exist_ok=True)
