@@ -71,7 +71,7 @@ def frozen_episodes(task_set, dataset: str, setting: str, n: int, folder: Path) 
         folder.mkdir(parents=True, exist_ok=True)
         episodes = EpisodeSampler(task_set, way=way, shot=shot, query=15, seed=0).sample(n)
         save_episodes(episodes, path)
-    return episodes[:n], episodes_digest(load_episodes(path))
+    return episodes[:n], episodes_digest(episodes)  # the whole file's episodes, as written
 
 
 def episodes_digest(episodes) -> str:

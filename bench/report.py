@@ -83,8 +83,8 @@ def merge_rows(found: list[dict], published: dict, date: str) -> tuple[list[dict
     never mixes episode counts.
     """
     key = lambda r: (r["dataset"], r["setting"], r["key"])  # noqa: E731
-    cells = {key(row): cell for cell, row in ((c, _row(c)) for c in found)}
     rows = [_row(c) | {"run": date} for c in found]
+    cells = {key(row): cell for cell, row in zip(found, rows)}
     digests = {(r["dataset"], r["setting"]): r["episodes_sha256"] for r in rows}
 
     def reusable(r):
