@@ -15,7 +15,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .lora import LoraSettings, attach_lora, load_lora_state_dict, lora_parameters, lora_state_dict, merge_lora
+from .lora import (
+    LoraSettings,
+    attach_lora,
+    load_lora_state_dict,
+    lora_from_difference,
+    lora_parameters,
+    lora_state_dict,
+    merge_lora,
+)
 
 #: the plain, frozen all-MiniLM-L6-v2 (embedded copy): pass it to get the encoder without the adapter
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -179,6 +187,16 @@ class SentenceEncoder(nn.Module):
         if self.lora_settings is not None:
             raise ValueError("This encoder already has a LoRA adapter; load weights with load_lora_state_dict.")
         self.lora_settings = attach_lora(self.transformer, settings)
+
+    def add_lora_from(self, tuned: SentenceEncoder, settings) -> None:
+        """Attach a LoRA adapter approximating ``tuned`` (a full fine-tune of this encoder's model).
+
+        The update of each linear layer is the truncated SVD of its weight change, so a fine-tune
+        that weighs as much as the model ships as an adapter of a few MB (see ``lora_from_difference``).
+        """
+        if self.lora_settings is not None:
+            raise ValueError("This encoder already has a LoRA adapter; start from an encoder without one.")
+        self.lora_settings = lora_from_difference(self.transformer, tuned.transformer.state_dict(), settings)
 
     def lora_parameters(self) -> dict[str, nn.Parameter]:
         """The trainable LoRA tensors by their full parameter name (for torch.func.functional_call)."""

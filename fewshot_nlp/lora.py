@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import torch
 from torch import nn
 
 # Linear-layer names of attention queries and values, by naming convention, for model types
@@ -165,3 +166,31 @@ def lora_parameters(module: nn.Module) -> dict:
 def only_lora(weights: dict) -> dict:
     """The LoRA entries of a ``{name: tensor}`` dict (others, e.g. head tensors, are not the model's)."""
     return {name: w for name, w in weights.items() if "lora_" in name}
+
+
+def lora_from_difference(model: nn.Module, tuned_weights: dict, settings) -> LoraSettings:
+    """Attach a LoRA adapter to ``model`` whose update is the best rank-r fit of ``tuned - model``.
+
+    Full fine-tuning transfers better than a LoRA trained at the learning rate a LoRA needs,
+    but weighs as much as the model; the truncated SVD of each linear layer's weight change
+    (Eckart-Young: the closest rank-r matrix) keeps what fits in an adapter of a few MB.
+    ``tuned_weights`` is the fine-tuned model's state dict (same names as ``model``'s); only
+    the adapted linear layers' weights are used: biases, norms and embeddings stay as in ``model``.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    settings = attach_lora(model, settings)
+    scale = settings.lora_alpha / settings.r
+    for name, module in model.named_modules():
+        if not isinstance(module, LoraLayer):
+            continue
+        base = module.get_base_layer().weight
+        key = f"{name}.weight"
+        if key not in tuned_weights or tuned_weights[key].shape != base.shape:
+            raise ValueError(f"the fine-tuned weights have no {key} of shape {tuple(base.shape)}: another model?")
+        u, s, vh = torch.linalg.svd((tuned_weights[key].float() - base.float()), full_matrices=False)
+        root = s[: settings.r].sqrt()
+        with torch.no_grad():  # merged update = scale * B @ A = U_r S_r Vh_r
+            module.lora_A["default"].weight.copy_(root[:, None] * vh[: settings.r])
+            module.lora_B["default"].weight.copy_(u[:, : settings.r] * root / scale)
+    return settings

@@ -1,5 +1,7 @@
 """SentenceEncoder on a tiny BERT: encoding, LoRA attachment and its tensors, model resolution."""
 
+import copy
+
 import pytest
 import torch
 
@@ -110,3 +112,33 @@ def test_unknown_model_offline_is_a_clear_error():
 def test_bad_batch_size(tiny_model_dir):
     with pytest.raises(ValueError, match="batch_size"):
         SentenceEncoder(str(tiny_model_dir), batch_size=0)
+
+
+def test_lora_from_difference_is_the_truncated_svd_of_the_weight_change(tiny_encoder, _tiny_encoder):
+    from fewshot_nlp.lora import lora_from_difference, merge_lora
+
+    transformer = tiny_encoder.transformer
+    torch.manual_seed(0)
+    tuned = {k: v + 0.01 * torch.randn_like(v) for k, v in transformer.state_dict().items()}
+    name = "encoder.layer.0.attention.self.query"
+    base = transformer.get_submodule(name).weight.detach().clone()
+    width = base.shape[0]
+
+    # a rank that covers the whole matrix reproduces the fine-tuned weights exactly
+    full = copy.deepcopy(_tiny_encoder).transformer
+    lora_from_difference(full, tuned, {"r": width, "lora_alpha": width, "target_modules": "all-linear"})
+    merge_lora(full)
+    assert torch.allclose(full.get_submodule(name).weight, tuned[f"{name}.weight"], atol=1e-5)
+    bias = f"{name}.bias"  # only linear weights move: biases stay the base model's
+    assert torch.equal(full.state_dict()[bias], transformer.state_dict()[bias])
+
+    # rank 2: the closest rank-2 matrix to the change, whatever alpha scales the adapter by
+    lora_from_difference(transformer, tuned, {"r": 2, "lora_alpha": 7, "target_modules": "all-linear"})
+    merge_lora(transformer)
+    u, s, vh = torch.linalg.svd(tuned[f"{name}.weight"] - base)
+    expected = base + u[:, :2] @ torch.diag(s[:2]) @ vh[:2]
+    assert torch.allclose(transformer.get_submodule(name).weight, expected, atol=1e-5)
+
+    with pytest.raises(ValueError, match="no encoder.layer.0.attention.self.query.weight"):
+        other = copy.deepcopy(_tiny_encoder).transformer
+        lora_from_difference(other, {}, {"r": 2, "target_modules": "all-linear"})
