@@ -10,8 +10,8 @@ Every method sees exactly the same frozen episodes (``runs/compare/episodes/*.js
 meta-training (``bench/class_splits/``): CLINC150 (30 classes) and BANKING77 (15 classes);
 settings 5-way 1-shot and 5-shot, all held-out classes at once with 5 and 8 shots.
 
-Cheap methods (no gradient step: zero-shot, prototypes, mixture, meta-trained protonet, logistic
-regression) run ``--episodes`` (600) episodes on cached embeddings; their adaptation and
+Cheap methods (no gradient step: zero-shot, prototypes, mixture, the package's default adapter
+with the mixture, meta-trained protonet, logistic regression) run ``--episodes`` (600) episodes on cached embeddings; their adaptation and
 prediction times are measured separately, without the cache, on the first ``--timing-episodes``.
 Methods that train per episode (fomaml with test-time adaptation, SetFit, fine-tuning) run the
 first ``--episodes-expensive`` (30) of the same episodes, timed as they run, and the first
@@ -45,7 +45,7 @@ from report import (  # bench/report.py: names, tables, plots
 )
 
 from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder, __version__
-from fewshot_nlp.encoders import resolve_encoder
+from fewshot_nlp.encoders import default_adapter_available, default_adapter_revision, resolve_encoder
 from fewshot_nlp.evaluation import PrecomputedEncoder
 from fewshot_nlp.tasks import EpisodeSampler, load_class_split, load_task_set
 from fewshot_nlp.tasks.episodes import load_episodes, save_episodes
@@ -114,14 +114,14 @@ def build_method(key: str, encoder, descriptions: dict, args):
     from baselines import FineTuning, LogisticRegressionProbe, SetFitMethod  # bench/baselines.py
 
     body = resolve_encoder(None)  # the embedded MiniLM folder
-    if key in ("zeroshot", "prototypes", "mixture", "protonet"):
+    if key in ("zeroshot", "prototypes", "mixture", "default", "protonet"):
         head = {}
         if key == "protonet":
             head = {"metric": args.protonet_model.head.metric, "temperature": args.protonet_model.head.temperature}
 
         def adapt(episode):
             classifier = FewShotClassifier(encoder, **head)
-            if key in ("zeroshot", "mixture"):
+            if key in ("zeroshot", "mixture", "default"):
                 classifier.add_labels({c: descriptions[c] for c in episode.classes})
             if key != "zeroshot":
                 classifier.fit(episode.support_texts, episode.support_labels)
@@ -196,8 +196,7 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
     n = min(len(episodes), planned_episodes(key, setting, vars(args)))
     label = f"{DATASET_NAMES[dataset]} {setting} {key}"
     if args.retime:  # measure times again, on a quiet machine, without touching the accuracies
-        raw = args.protonet_model.encoder if key == "protonet" else encoders["frozen"].encoder
-        method = build_method(key, raw, task_set.descriptions, args)
+        method = build_method(key, encoders.get(key, encoders["frozen"]).encoder, task_set.descriptions, args)
         timed = min(args.timing_episodes, len(cell["accuracy"]))
         cell["timing"] = [run_episode(method, e) for e in episodes[:timed]] + cell["timing"][timed:]
         _write_json(path, cell)
@@ -210,13 +209,11 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
             print(f"{label}: episode {len(cell['timing'])}/{n} {cell['timing'][-1]}", flush=True)
     else:
         if len(cell["accuracy"]) < n:
-            cached = encoders["protonet" if key == "protonet" else "frozen"]
-            method = build_method(key, cached, task_set.descriptions, args)
+            method = build_method(key, encoders.get(key, encoders["frozen"]), task_set.descriptions, args)
             cell["accuracy"] = [run_episode(method, e)["accuracy"] for e in episodes[:n]]
             _write_json(path, cell)
         if len(cell["timing"]) < args.timing_episodes:
-            raw = args.protonet_model.encoder if key == "protonet" else encoders["frozen"].encoder
-            method = build_method(key, raw, task_set.descriptions, args)
+            method = build_method(key, encoders.get(key, encoders["frozen"]).encoder, task_set.descriptions, args)
             cell["timing"] = [run_episode(method, e) for e in episodes[: args.timing_episodes]]
             _write_json(path, cell)
     accuracies = cell["accuracy"]
@@ -267,12 +264,18 @@ def main() -> None:
         args.model_digests = {
             key: model_digest(getattr(args, key)) for key in ("protonet", "fomaml") if key in chosen["methods"]
         }
+        if "default" in chosen["methods"]:
+            if not default_adapter_available():
+                raise SystemExit("this checkout ships no default adapter: leave 'default' out of --methods.")
+            args.model_digests["default"] = default_adapter_revision()
         task_sets = held_out_task_sets(args.data)
         for dataset in chosen["datasets"]:
             texts = task_sets[dataset].texts_and_labels()[0]
             encoders = {"frozen": PrecomputedEncoder(SentenceEncoder(DEFAULT_ENCODER), texts)}
             if args.protonet_model is not None:
                 encoders["protonet"] = PrecomputedEncoder(args.protonet_model.encoder, texts)
+            if "default" in chosen["methods"]:  # the package's default encoder: MiniLM with its adapter merged
+                encoders["default"] = PrecomputedEncoder(SentenceEncoder(), texts)
             for setting in chosen["settings"]:
                 n = max(args.episodes, args.episodes_expensive)
                 episodes, digest = frozen_episodes(task_sets[dataset], dataset, setting, n, args.work / "episodes")

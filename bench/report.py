@@ -14,11 +14,12 @@ from pathlib import Path
 from fewshot_nlp import mean_confidence_interval
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["zeroshot", "prototypes", "mixture", "protonet", "logreg", "fomaml", "setfit", "finetune"]
+ORDER = ["zeroshot", "prototypes", "mixture", "default", "protonet", "logreg", "fomaml", "setfit", "finetune"]
 LABELS = {
     "zeroshot": "zero-shot (descriptions)",
     "prototypes": "prototypes (frozen)",
     "mixture": "mixture: prototypes + descriptions",
+    "default": "default adapter, mixture (trained on every class of both corpora: not transfer)",
     "protonet": "meta-trained protonet",
     "logreg": "logistic regression probe",
     "fomaml": "meta-trained fomaml + 3 adaptation steps",

@@ -28,7 +28,9 @@ TRANSFER_CELLS = [
     "all-way 5-shot, prototypes",
     "all-way 5-shot, mixture",
 ]
-COMPARE_METHODS = ["zeroshot", "prototypes", "mixture", "logreg", "protonet", "fomaml", "setfit", "finetune"]
+ADAPTER = ROOT / "fewshot_nlp" / "default_adapter" / "adapter_model.safetensors"
+SHIPPED = "full-lora-r32"  # the transfer variant whose recipe the default adapter follows
+COMPARE_METHODS = ["zeroshot", "prototypes", "mixture", "default", "logreg", "protonet", "fomaml", "setfit", "finetune"]
 
 
 def load(name: str) -> dict:
@@ -144,7 +146,9 @@ def which_method_section(n: Numbers) -> list[str]:
         for r in n.compare["results"]
         if r["key"] == "protonet" and r["dataset"] == "BANKING77" and r["setting"] != "5w1s"
     ]
-    transfer = [c for runs in n.transfer["results"]["lora-all-r16"].values() for c in runs["cells"]]
+    shipped = n.transfer["results"][SHIPPED]  # the default adapter's recipe, left out of each corpus in turn
+    shipped_cells = [c for runs in shipped.values() for c in runs["cells"]]
+    shipped_zero_shot = [n.transfer_cells(SHIPPED, h)["zero-shot, label texts"]["difference"] for h in shipped]
     return [
         "## Which method, when?",
         "",
@@ -154,7 +158,7 @@ def which_method_section(n: Numbers) -> list[str]:
             banking_described["accuracy"] > banking_names["accuracy"] + banking_described["ci95"],
             "| label names, or better a sentence describing each label | "
             "`FewShotClassifier.from_pretrained(labels={label: description})` | "
-            f"BANKING77 5-way: {banking_described['accuracy']:.3f} with descriptions, "
+            f"BANKING77 5-way (plain MiniLM): {banking_described['accuracy']:.3f} with descriptions, "
             f"{banking_names['accuracy']:.3f} with names, {banking_proto['accuracy']:.3f} from one example per label |",
         ),
         claim(
@@ -175,9 +179,11 @@ def which_method_section(n: Numbers) -> list[str]:
             f"prototypes by {100 * min(protonet_gains):.1f} to {100 * max(protonet_gains):.1f} points from 5 shots |",
         ),
         claim(
-            any(c["difference"] + c["difference_ci95"] < 0 for c in transfer),
-            "| texts unlike any meta-training corpus | the frozen default | meta-training on other corpora helps "
-            "on some unseen corpora and hurts on others (see 'What meta-training buys') |",
+            len(shipped) == 4 and not any(c["difference"] + c["difference_ci95"] < 0 for c in shipped_cells),
+            "| texts unlike any corpus the default was trained on | the default, `from_pretrained()` (its "
+            "meta-trained adapter) | each of four intent corpora, left out of its training, scored "
+            f"{100 * min(shipped_zero_shot):+.1f} to {100 * max(shipped_zero_shot):+.1f} points zero-shot and no "
+            "cell below the plain MiniLM ('What meta-training buys') |",
         ),
         "",
     ]
@@ -269,6 +275,13 @@ def meta_section(n: Numbers) -> list[str]:
         "| recipe | held out | " + " | ".join(TRANSFER_CELLS) + " | training minutes |",
         "|---|---|---|---|---|---|---|---|",
     ]
+
+    def fold_mean(variant: str) -> float:  # the mean of the five cells on the validation fold
+        return sum(c["difference"] for c in data["results"][variant]["clinc150"]["cells"]) / len(TRANSFER_CELLS)
+
+    shipped = data["results"][SHIPPED]
+    zero_shot = [n.transfer_cells(SHIPPED, h)["zero-shot, label texts"]["difference"] for h in shipped]
+    all_way = [n.transfer_cells(SHIPPED, h)["all-way 5-shot, mixture"]["difference"] for h in shipped]
     for variant, runs in data["results"].items():
         for held_out in runs:
             cells = n.transfer_cells(variant, held_out)
@@ -283,10 +296,28 @@ def meta_section(n: Numbers) -> list[str]:
             "were seen.",
         ),
         "",
-        "The main recipe (`lora-all-r16`) helps on SNIPS and hurts on BANKING77 and SGD at all-way, so the "
-        "package ships no meta-trained default: the default stays the frozen MiniLM. Only full fine-tuning "
-        "(`full`, not shippable as a small adapter) lost nowhere on BANKING77. Within one corpus (new classes "
-        "of a corpus trained on), the protonet adapter does help: see its rows in the comparison above. "
+        claim(
+            max(fold_mean(v) for v in ("full-500-lora-r32", "full-lr5e-5-lora-r32")) - fold_mean(SHIPPED) < 0.0002,
+            "`full-500` (500 steps) and `full-lr5e-5` ran on the CLINC150 fold only, which chose between them and "
+            "`full` (the rows are that validation, not a test): as shipped (rank-32 fit), neither beat `full` by "
+            "more than 0.02 point on the mean of the five cells, so the shipped recipe kept 200 steps at 2e-5.",
+        ),
+        "",
+        claim(
+            all(c["difference"] + c["difference_ci95"] >= 0 for runs in shipped.values() for c in runs["cells"]),
+            f"**The default adapter follows `{SHIPPED}`**: this recipe with every weight trained (Adam 2e-5), "
+            "shipped as the rank-32 fit of its weight change (truncated SVD of each linear layer's change, "
+            f"float16, {ADAPTER.stat().st_size / 1e6:.1f} MB); its rows score exactly that, trained without the held-out corpus. It and the fine-tune it comes "
+            "from (`full`) are the only recipes with no cell below the plain MiniLM on any of the four corpora: "
+            f"{100 * min(zero_shot):+.1f} to {100 * max(zero_shot):+.1f} points zero-shot, "
+            f"{100 * min(all_way):+.1f} to {100 * max(all_way):+.1f} at all-way 5-shot with the mixture. "
+            "That misses the issue's targets (zero-shot +3 and all-way +1.5 everywhere; on BANKING77 +6, +3, and "
+            "+2 at 5-way 1-shot). The LoRA trained directly (`lora-all-r16`, Adam 1e-3) helps on SNIPS and hurts "
+            "on BANKING77 and SGD.",
+        ),
+        "",
+        "Within one corpus (new classes of a corpus trained on), the protonet adapter does help: see its rows "
+        "in the comparison above. "
         "History: [docs/experiments/](experiments/).",
         "",
     ]

@@ -56,10 +56,9 @@ class SentenceEncoder(nn.Module):
     """Texts -> L2-normalised embeddings, with an optional LoRA adapter.
 
     Args:
-        model: ``None`` (the default: the embedded all-MiniLM-L6-v2, with the package's
-            meta-trained adapter merged in when ``fewshot_nlp/default_adapter/`` holds one; this
-            release ships none), :data:`DEFAULT_ENCODER` (the same MiniLM, always plain and
-            frozen), a sentence-transformers /
+        model: ``None`` (the default: the embedded all-MiniLM-L6-v2 with the package's
+            meta-trained adapter from ``fewshot_nlp/default_adapter/`` merged in),
+            :data:`DEFAULT_ENCODER` (the same MiniLM, always plain and frozen), a sentence-transformers /
             Hugging Face model id, a local folder, or an already built ``SentenceTransformer``.
         lora: ``None`` for a frozen encoder, ``True`` for default :class:`LoraSettings`, a
             ``LoraSettings`` / dict of its fields, or a peft ``LoraConfig``.

@@ -1,10 +1,11 @@
-"""Copy a meta-trained adapter into the package as its default, with its training record and card.
+"""Put a meta-trained adapter into the package as its default, with its training record and card.
 
     python recipes/ship_default_adapter.py runs/default-adapter --data ../shared/data
 
 Reads the model folder written by
 ``fewshot-nlp meta-train --config recipes/configs/default_adapter.yaml data=../shared/data``
-and writes ``fewshot_nlp/default_adapter/``: the LoRA weights (safetensors, at most 3 MB),
+and writes ``fewshot_nlp/default_adapter/``: the LoRA weights (safetensors, float16, at most
+3 MB; a full fine-tune ships as the rank-``--rank`` fit of its weight change),
 ``adapter_config.json`` (what ``SentenceEncoder(None)`` needs to rebuild the encoder),
 ``training_record.json`` (corpora and the sha256 of every file read, recipe, steps,
 validation scores, wall time, machine) and ``README.md`` (the model card).
@@ -18,11 +19,12 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 from pathlib import Path
 
-from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, __version__
+from safetensors.torch import save_file
+
+from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder, __version__
 from fewshot_nlp.encoders import ADAPTER_CONFIG, ADAPTER_WEIGHTS, DEFAULT_ADAPTER_DIR, DEFAULT_MODEL
 from fewshot_nlp.tasks import CSV_CORPORA, parse_task_name
 
@@ -34,9 +36,9 @@ FOLDERS = {"clinc150": "intents/clinc150", "banking77": "intents/banking77"} | {
 
 CARD = """# Default adapter of fewshot-nlp
 
-A rank-{r} LoRA adapter on every linear layer of all-MiniLM-L6-v2, meta-trained by fewshot-nlp
-{version} so that a sentence lands near its label's text (description, else "This text is about
-<name>.") and near other sentences of its class. `FewShotClassifier.from_pretrained()` merges it
+A rank-{r} LoRA adapter on every linear layer of all-MiniLM-L6-v2 ({origin}), meta-trained by
+fewshot-nlp {version} so that a sentence lands near its label's text (description, else "This
+text is about <name>.") and near other sentences of its class. `FewShotClassifier.from_pretrained()` merges it
 into the embedded MiniLM (no extra cost at prediction time);
 `FewShotClassifier.from_pretrained("{plain}")` gives the plain, frozen MiniLM.
 
@@ -60,6 +62,9 @@ def corpus_fingerprints(tasks: list[str], data: Path) -> dict:
     """sha256 of every file in each training corpus' folder: what "trained on" means exactly."""
     prints = {}
     for task in tasks:
+        if Path(task).is_file():  # a CSV of the user's own
+            prints[task] = {Path(task).name: sha256(Path(task))}
+            continue
         name, _ = parse_task_name(task)
         folder = data / FOLDERS[name]
         prints[task] = {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
@@ -73,20 +78,37 @@ def git_commit() -> str | None:
         return None
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="model folder written by meta-train with recipes/configs/default_adapter.yaml")
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
-    args = parser.parse_args()
+    parser.add_argument(
+        "--rank", type=int, default=32, help="rank of the adapter extracted from a full fine-tune (32: under 3 MiB)"
+    )
+    args = parser.parse_args(argv)
     run = Path(args.run)
     model = FewShotClassifier.from_pretrained(run)
     meta = model.meta_training or {}
     arguments = meta.get("arguments") or {}
-    if model.encoder.name_or_path != DEFAULT_ENCODER or model.encoder.lora_settings is None:
-        raise SystemExit(f"{run} is not a LoRA adapter on {DEFAULT_ENCODER}; it cannot be the default.")
-    weights = run / ADAPTER_WEIGHTS
+    if model.encoder.name_or_path != DEFAULT_ENCODER:
+        raise SystemExit(f"{run} was not trained from {DEFAULT_ENCODER}; it cannot be the default.")
+    extracted = model.encoder.lora_settings is None
+    if extracted:  # a full fine-tune: ship the rank-r fit of its weight change (SentenceEncoder.add_lora_from)
+        adapter = SentenceEncoder(DEFAULT_ENCODER)
+        adapter.add_lora_from(
+            model.encoder, {"r": args.rank, "lora_alpha": 2 * args.rank, "target_modules": "all-linear"}
+        )
+        model.encoder = adapter
+    DEFAULT_ADAPTER_DIR.mkdir(exist_ok=True)
+    weights = DEFAULT_ADAPTER_DIR / ADAPTER_WEIGHTS
+    # float16 halves the file: the adapter's update is a small change to float32 weights, and is
+    # merged in float32 (see bench/default_speed.py for the embeddings' difference)
+    save_file({name: t.half() for name, t in model.encoder.lora_state_dict().items()}, weights)
     if weights.stat().st_size > MAX_BYTES:
-        raise SystemExit(f"{weights} is {weights.stat().st_size / 2**20:.1f} MiB, over the 3 MiB the package allows.")
+        weights.unlink()
+        raise SystemExit(
+            f"the adapter is {weights.stat().st_size / 2**20:.1f} MiB, over the 3 MiB the package allows: lower --rank."
+        )
     history = json.loads((run / "training_history.json").read_text())
     record = {
         "base_model": DEFAULT_ENCODER,
@@ -105,6 +127,9 @@ def main() -> None:
         "fewshot_nlp": __version__,
         "commit": git_commit(),
         "adapter_sha256": sha256(weights),
+        "adapter": "the truncated SVD of each linear layer's weight change in a full fine-tune"
+        if extracted
+        else "the LoRA adapter as trained",
     }
     config = {
         "name": DEFAULT_MODEL,
@@ -112,13 +137,12 @@ def main() -> None:
         "lora": vars(model.encoder.lora_settings),
         "trained_with": {"metric": model.head.metric, "prior_weight": model.head.prior_weight},
     }
-    DEFAULT_ADAPTER_DIR.mkdir(exist_ok=True)
-    shutil.copyfile(weights, DEFAULT_ADAPTER_DIR / ADAPTER_WEIGHTS)
     (DEFAULT_ADAPTER_DIR / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
     (DEFAULT_ADAPTER_DIR / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     (DEFAULT_ADAPTER_DIR / "README.md").write_text(
         CARD.format(
             r=model.encoder.lora_settings.r,
+            origin=record["adapter"],
             version=__version__,
             plain=DEFAULT_ENCODER,
             corpora=", ".join(record["corpora"]),

@@ -11,7 +11,7 @@ from fewshot_nlp import FewShotClassifier, FewShotTranslator
 from fewshot_nlp.cli import load_training_arguments, main
 
 CONFIGS = sorted((ROOT / "recipes" / "configs").glob("*.yaml"))
-sys.path.insert(0, str(ROOT / "recipes" / "translation"))  # recipes are scripts, not a package
+sys.path[:0] = [str(ROOT / "recipes" / "translation"), str(ROOT / "recipes")]  # recipes are scripts, not a package
 
 
 def test_there_are_recipes():
@@ -72,7 +72,8 @@ def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path
     ]
     if config.startswith(("transfer", "default")):  # several corpora with weights: one toy corpus here
         overrides += ["task_weights=null", "shot=[1, 2]", "lora={r: 4, target_modules: all-linear}"]
-        overrides += [f"val_tasks=[{tmp_path / 'toy.csv'}]"] if config.startswith("default") else []
+    if config.startswith("default"):  # a full fine-tune, validated on a corpus of its own
+        overrides += ["lora={}", f"val_tasks=[{tmp_path / 'toy.csv'}]", "outer_lr=0.01"]  # 3 steps that show
     assert main(["meta-train", "--config", str(ROOT / "recipes" / "configs" / config), *overrides]) == 0
     assert FewShotClassifier.from_pretrained(out).meta_training["steps_run"] == 3
     assert main(["meta-train", "--config", str(ROOT / "recipes" / "configs" / config), *overrides, "--resume"]) == 0
@@ -81,10 +82,41 @@ def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path
         assert main([*args, "--query", "2", "--episodes", "3"]) == 2
         assert "has no 'test' classes" in capsys.readouterr().err
         args += ["--classes", "all" if config.startswith("default") else "val"]
-    assert main([*args, "--query", "2", "--episodes", "3", "--adapt-steps", "1"]) == 0
+    adapt = "" if config.startswith("default") else ", 1 adaptation steps"  # a full fine-tune has no adapter
+    assert main([*args, "--query", "2", "--episodes", "3", "--adapt-steps", "1" if adapt else "0"]) == 0
     printed = capsys.readouterr().out
-    assert "classes) 2-way 1-shot, prototype, 1 adaptation steps: accuracy" in printed
+    assert f"classes) 2-way 1-shot, prototype{adapt}: accuracy" in printed
     assert Path(out, "class_split_toy.json").is_file()
+    if config.startswith("default"):
+        ships_as_the_default_adapter(out, tiny_model_dir, tmp_path)
+
+
+def ships_as_the_default_adapter(run, tiny_model_dir, tmp_path):
+    """The full fine-tune goes into the package as a small float16 LoRA that the default merges."""
+    import ship_default_adapter as ship
+    import torch
+
+    import fewshot_nlp.encoders as encoders
+    from fewshot_nlp import SentenceEncoder
+
+    folder = tmp_path / "default_adapter"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ship, "DEFAULT_ENCODER", str(tiny_model_dir))  # the tiny BERT stands in for MiniLM
+        patch.setattr(ship, "DEFAULT_ADAPTER_DIR", folder)
+        patch.setattr(encoders, "DEFAULT_ADAPTER_DIR", folder)
+        patch.setattr(encoders, "embedded_default_path", lambda: tiny_model_dir)
+        ship.main([str(run), "--data", str(tmp_path), "--rank", "4"])
+        record = json.loads((folder / "training_record.json").read_text())
+        assert record["adapter"].startswith("the truncated SVD") and record["corpus_sha256"]
+        assert "rank-4 LoRA adapter" in (folder / "README.md").read_text()
+        texts = ["card please", "weather now"]
+        default = SentenceEncoder().encode(texts)
+        expected = SentenceEncoder(str(tiny_model_dir))
+        expected.add_lora_from(
+            FewShotClassifier.from_pretrained(run).encoder, {"r": 4, "lora_alpha": 8, "target_modules": "all-linear"}
+        )
+        assert torch.allclose(default, expected.encode(texts), atol=1e-3)  # float16 storage, merged
+        assert not torch.allclose(default, SentenceEncoder(str(tiny_model_dir)).encode(texts), atol=1e-3)
 
 
 TRANSLATION_CONFIGS = sorted((ROOT / "recipes" / "translation" / "configs").glob("*.yaml"))
