@@ -59,11 +59,16 @@ VARIANTS = {
     # fine-tuning gain more from longer training or from a larger step?
     "full-500": ["finetune=full", "lora={}", "outer_lr=2e-5", "steps=500", "early_stopping_patience=null"],
     "full-lr5e-5": ["finetune=full", "lora={}", "outer_lr=5e-5"],
+    # 2026-12-02, declared before running, on all four folds: fine-grained episodes (half of them
+    # an anchor class and its nearest classes by label text), for BANKING77's and SGD's distinctions
+    "full-hard": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5"],
 }
 #: adapters extracted from a trained variant (no training of their own): the rank-r truncated SVD
 #: of each linear layer's weight change, what a full fine-tune becomes when it ships as a LoRA
 SHIPPED_LORA = {"r": 32, "lora_alpha": 64, "target_modules": "all-linear"}  # the largest rank under 3 MB in float16
-EXTRACTED = {f"{source}-lora-r32": (source, SHIPPED_LORA) for source in ("full", "full-500", "full-lr5e-5")}
+EXTRACTED = {
+    f"{source}-lora-r32": (source, SHIPPED_LORA) for source in ("full", "full-500", "full-lr5e-5", "full-hard")
+}
 #: (name, way, shot, episodes, use the support set, add label texts); episodes are decided here,
 #: before any result: 600 at 5-way, 50 all-way, as the issue asks
 SETTINGS = [

@@ -213,6 +213,20 @@ def test_training_mixes_corpora_by_weight_and_drops_support_for_zero_shot(tiny_e
     assert trainer.episodes_for_step(7)[0] == episodes[14]  # fixed by (seed, index)
 
 
+def test_hard_episodes_draw_classes_whose_label_texts_are_near(tiny_encoder, tmp_path):
+    args = toy_args(tmp_path, way=3, class_fractions=[1.0, 0.0, 0.0], hard_fraction=1.0)
+    trainer = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()})
+    sampler = trainer.train_samplers[0]
+    vectors = tiny_encoder.encode([toy_task_set().label_text(c) for c in sampler.classes])
+    similarity = vectors @ vectors.T
+    for episode in trainer.episodes_for_step(0) + trainer.episodes_for_step(1):
+        rows = [sampler.classes.index(c) for c in episode.classes]
+        # some class of the episode (its anchor) has the other two as its two nearest classes
+        assert any(set(rows) - {a} == set(similarity[a].argsort(descending=True)[1:3].tolist()) for a in rows)
+    with pytest.raises(ValueError, match="hard_fraction=1.5"):
+        toy_args(tmp_path, hard_fraction=1.5)
+
+
 def test_full_finetuning_trains_every_weight_and_saves_the_encoder(tiny_encoder, tmp_path):
     args = toy_args(tmp_path, finetune="full", lora={}, label_weight=1.0, metric="cosine", steps=2, outer_lr=0.01)
     trainer = MetaTrainer(args, encoder=tiny_encoder, task_sets={"toy": toy_task_set()})

@@ -307,3 +307,23 @@ def test_one_rule_turns_a_label_into_its_text():
     )
     episode = sampler.episode(0)
     assert dict(zip(episode.classes, episode.label_texts)) == {"x_y": "This text is about x y.", "Zed": "the zed"}
+
+
+def test_hard_episodes_gather_an_anchor_and_its_nearest_classes():
+    ts = _task_set()  # six classes: two clusters of three by their vectors
+    cluster = {c: i // 3 for i, c in enumerate(ts.classes)}
+    vectors = {c: [1.0, 0.1 * i] if cluster[c] == 0 else [0.1 * i, 1.0] for i, c in enumerate(ts.classes)}
+    hard = EpisodeSampler(ts, way=3, shot=1, query=1, seed=1, class_vectors=vectors, hard_fraction=1.0)
+    for episode in hard.sample(20):
+        assert len({cluster[c] for c in episode.classes}) == 1  # three nearest = one whole cluster
+    random = EpisodeSampler(ts, way=3, shot=1, query=1, seed=1).sample(20)
+    assert any(len({cluster[c] for c in e.classes}) == 2 for e in random)
+    half = EpisodeSampler(ts, way=3, shot=1, query=1, seed=1, class_vectors=vectors, hard_fraction=0.5).sample(200)
+    mixed = sum(len({cluster[c] for c in e.classes}) == 2 for e in half) / 200
+    assert 0.3 < mixed < 0.6  # random draws mix the clusters 90% of the time (18 of 20 triples): half are hard
+    # without hard episodes the stream is the one every earlier run drew
+    assert EpisodeSampler(ts, way=3, shot=1, query=1, seed=1, class_vectors=vectors).sample(20) == random
+    with pytest.raises(ValueError, match="missing"):
+        EpisodeSampler(ts, way=3, shot=1, query=1, class_vectors={}, hard_fraction=0.5)
+    with pytest.raises(ValueError, match="hard_fraction=2"):
+        EpisodeSampler(ts, way=3, shot=1, query=1, class_vectors=vectors, hard_fraction=2)

@@ -142,6 +142,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
         default=0.0,
         metadata={"help": "Share of training episodes with no support set (label_weight must be set)."},
     )
+    hard_fraction: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of training episodes made of a random class and its nearest classes by the frozen "
+            "encoder's embedding of their label texts (fine distinctions)."
+        },
+    )
     finetune: str = field(
         default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
     )
@@ -167,8 +174,9 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
     def __post_init__(self):
         super().__post_init__()
         _as_range(self.shot, "shot")
-        self.temperature, self.anchor_weight, self.zero_shot_fraction = (
-            _number(name, getattr(self, name)) for name in ("temperature", "anchor_weight", "zero_shot_fraction")
+        self.temperature, self.anchor_weight, self.zero_shot_fraction, self.hard_fraction = (
+            _number(name, getattr(self, name))
+            for name in ("temperature", "anchor_weight", "zero_shot_fraction", "hard_fraction")
         )
         if self.label_weight is not None:
             self.label_weight = _number("label_weight", self.label_weight)
@@ -180,8 +188,9 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError("finetune='full' trains every weight; remove the lora settings (lora: {}).")
         if self.label_weight is not None and not self.label_weight > 0:
             raise ValueError(f"label_weight={self.label_weight!r} must be > 0, or null for prototypes only.")
-        if not 0.0 <= self.zero_shot_fraction <= 1.0:
-            raise ValueError(f"zero_shot_fraction={self.zero_shot_fraction!r} must be in [0, 1].")
+        for name in ("zero_shot_fraction", "hard_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be in [0, 1].")
         if self.zero_shot_fraction and self.label_weight is None:
             raise ValueError(
                 "zero-shot episodes need label texts: set label_weight (e.g. 1.0) with zero_shot_fraction."
@@ -259,7 +268,14 @@ class MetaTrainer:
         shot = args.shot if isinstance(args.shot, int) else tuple(args.shot)
         self.train_samplers = [
             EpisodeSampler(
-                ts.subset(self.class_split[name]["train"]), args.way, shot, args.query, seed=args.seed, cap_way=True
+                ts.subset(self.class_split[name]["train"]),
+                args.way,
+                shot,
+                args.query,
+                seed=args.seed,
+                cap_way=True,
+                class_vectors=self.label_vectors(ts, self.class_split[name]["train"]) if args.hard_fraction else None,
+                hard_fraction=args.hard_fraction,
             )
             for name, ts in task_sets.items()
         ]
@@ -281,6 +297,11 @@ class MetaTrainer:
         self.anchor = FrozenEmbeddings(self.encoder) if args.anchor_weight else None
         self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature), device=self.encoder.device))
         return {**self.encoder.trainable_parameters(), LOG_TEMPERATURE: self.log_temperature}
+
+    def label_vectors(self, task_set, classes: list[str]) -> dict:
+        """Label-text embeddings by the encoder as it starts (the same after a resume): which classes are near."""
+        vectors = self.encoder.encode([task_set.label_text(c) for c in classes])
+        return dict(zip(classes, vectors.cpu().numpy()))
 
     # ---------------------------------------------------------------- episodes
     def episodes_for_step(self, step: int) -> list:

@@ -77,6 +77,10 @@ class EpisodeSampler:
             texts: ``"skip"`` (with a warning) or ``"error"`` (naming them).
         cap_way: lower ``way`` to the number of eligible classes instead of refusing it (for
             training over corpora of very different sizes: 7 intents in one, 150 in another).
+        class_vectors: ``{class: vector}`` (e.g. embedded label texts) for hard episodes.
+        hard_fraction: share of episodes whose classes are a random anchor class and its nearest
+            classes by cosine similarity of ``class_vectors``: fine distinctions (card arrival
+            against card delivery) instead of whatever a random draw brings together.
     """
 
     def __init__(
@@ -89,6 +93,8 @@ class EpisodeSampler:
         seed: int = 0,
         too_small: str = "skip",
         cap_way: bool = False,
+        class_vectors: dict | None = None,
+        hard_fraction: float = 0.0,
     ):
         self.shot_range = _as_range(shot, "shot")
         if not isinstance(query, int) or query < 1:
@@ -119,11 +125,27 @@ class EpisodeSampler:
                 f"way={way!r} needs between 2 and {len(self.classes)} classes with >= {need} texts "
                 f"in {task_set.name}; lower way, shot or query."
             )
+        if not 0.0 <= hard_fraction <= 1.0:
+            raise ValueError(f"hard_fraction={hard_fraction!r} must be in [0, 1].")
+        self.hard_fraction = hard_fraction
+        if hard_fraction:
+            missing = [c for c in self.classes if class_vectors is None or c not in class_vectors]
+            if missing:
+                raise ValueError(f"hard episodes need class_vectors for every class; missing {missing[:5]}.")
+            vectors = np.stack([np.asarray(class_vectors[c], dtype=float) for c in self.classes])
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            self._similarity = vectors @ vectors.T
 
     def episode(self, index: int) -> Episode:
         rng = np.random.default_rng([self.seed, index])
         way = int(rng.integers(self.way_range[0], self.way_range[1] + 1))
-        chosen = [self.classes[i] for i in sorted(rng.choice(len(self.classes), way, replace=False))]
+        # a separate stream decides hardness, so that hard_fraction=0 leaves every episode as it was
+        if self.hard_fraction and np.random.default_rng([self.seed, index, 3]).random() < self.hard_fraction:
+            anchor = int(rng.integers(len(self.classes)))
+            nearest = [i for i in np.argsort(-self._similarity[anchor], kind="stable") if i != anchor]
+            chosen = [self.classes[i] for i in sorted([anchor, *nearest[: way - 1]])]
+        else:
+            chosen = [self.classes[i] for i in sorted(rng.choice(len(self.classes), way, replace=False))]
         low, high = self.shot_range
         episode_shot = int(rng.integers(low, high + 1))
         support_texts, support_labels, query_texts, query_labels = [], [], [], []
