@@ -11,8 +11,9 @@ meta-training (``bench/class_splits/``): CLINC150 (30 classes) and BANKING77 (15
 settings 5-way 1-shot and 5-shot, all held-out classes at once with 5 and 8 shots.
 
 Cheap methods (no gradient step: zero-shot, prototypes, mixture, the package's default adapter
-with the mixture, meta-trained protonet, logistic regression) run ``--episodes`` (600) episodes on cached embeddings; their adaptation and
-prediction times are measured separately, without the cache, on the first ``--timing-episodes``.
+with the mixture, meta-trained protonet, logistic regression) run ``--episodes`` (600) episodes
+on cached embeddings; their adaptation and prediction times are measured separately, without
+the cache, on the first ``--timing-episodes``.
 Methods that train per episode (fomaml with test-time adaptation, SetFit, fine-tuning) run the
 first ``--episodes-expensive`` (30) of the same episodes, timed as they run, and the first
 ``--episodes-expensive-all-way`` (5) in the all-way settings, where one SetFit episode takes
@@ -195,8 +196,9 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
     expensive = key in TRAINING
     n = min(len(episodes), planned_episodes(key, setting, vars(args)))
     label = f"{DATASET_NAMES[dataset]} {setting} {key}"
+    cached = encoders.get(key, encoders["frozen"])  # this method's encoder, with its embeddings cached
     if args.retime:  # measure times again, on a quiet machine, without touching the accuracies
-        method = build_method(key, encoders.get(key, encoders["frozen"]).encoder, task_set.descriptions, args)
+        method = build_method(key, cached.encoder, task_set.descriptions, args)
         timed = min(args.timing_episodes, len(cell["accuracy"]))
         cell["timing"] = [run_episode(method, e) for e in episodes[:timed]] + cell["timing"][timed:]
         _write_json(path, cell)
@@ -209,11 +211,11 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
             print(f"{label}: episode {len(cell['timing'])}/{n} {cell['timing'][-1]}", flush=True)
     else:
         if len(cell["accuracy"]) < n:
-            method = build_method(key, encoders.get(key, encoders["frozen"]), task_set.descriptions, args)
+            method = build_method(key, cached, task_set.descriptions, args)
             cell["accuracy"] = [run_episode(method, e)["accuracy"] for e in episodes[:n]]
             _write_json(path, cell)
         if len(cell["timing"]) < args.timing_episodes:
-            method = build_method(key, encoders.get(key, encoders["frozen"]).encoder, task_set.descriptions, args)
+            method = build_method(key, cached.encoder, task_set.descriptions, args)
             cell["timing"] = [run_episode(method, e) for e in episodes[: args.timing_episodes]]
             _write_json(path, cell)
     accuracies = cell["accuracy"]

@@ -134,7 +134,9 @@ class EpisodeSampler:
                 raise ValueError(f"hard episodes need class_vectors for every class; missing {missing[:5]}.")
             vectors = np.stack([np.asarray(class_vectors[c], dtype=float) for c in self.classes])
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            self._similarity = vectors @ vectors.T
+            order = np.argsort(-(vectors @ vectors.T), axis=1, kind="stable")
+            # row a: every other class, nearest to class a first
+            self._nearest = [[i for i in row if i != a] for a, row in enumerate(order)]
 
     def episode(self, index: int) -> Episode:
         rng = np.random.default_rng([self.seed, index])
@@ -142,8 +144,7 @@ class EpisodeSampler:
         # a separate stream decides hardness, so that hard_fraction=0 leaves every episode as it was
         if self.hard_fraction and np.random.default_rng([self.seed, index, 3]).random() < self.hard_fraction:
             anchor = int(rng.integers(len(self.classes)))
-            nearest = [i for i in np.argsort(-self._similarity[anchor], kind="stable") if i != anchor]
-            chosen = [self.classes[i] for i in sorted([anchor, *nearest[: way - 1]])]
+            chosen = [self.classes[i] for i in sorted([anchor, *self._nearest[anchor][: way - 1]])]
         else:
             chosen = [self.classes[i] for i in sorted(rng.choice(len(self.classes), way, replace=False))]
         low, high = self.shot_range
