@@ -62,12 +62,25 @@ VARIANTS = {
     # 2026-12-02, declared before running, on all four folds: fine-grained episodes (half of them
     # an anchor class and its nearest classes by label text), for BANKING77's and SGD's distinctions
     "full-hard": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5"],
+    # 2026-12-02 (later), on the CLINC150 (validation) fold only: a second training seed of full and
+    # full-hard, to choose between them on two seeds rather than one
+    "full-seed1": ["finetune=full", "lora={}", "outer_lr=2e-5", "seed=1"],
+    "full-hard-seed1": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5", "seed=1"],
 }
 #: adapters extracted from a trained variant (no training of their own): the rank-r truncated SVD
-#: of each linear layer's weight change, what a full fine-tune becomes when it ships as a LoRA
+#: of each linear layer's weight change, what a full fine-tune becomes when it ships as a LoRA;
+#: (source variant, LoRA settings, strength: the factor on the fitted change)
 SHIPPED_LORA = {"r": 32, "lora_alpha": 64, "target_modules": "all-linear"}  # the largest rank under 3 MB in float16
-EXTRACTED = {
-    f"{source}-lora-r32": (source, SHIPPED_LORA) for source in ("full", "full-500", "full-lr5e-5", "full-hard")
+SOURCES = ("full", "full-500", "full-lr5e-5", "full-hard", "full-seed1", "full-hard-seed1")
+EXTRACTED = {f"{source}-lora-r32": (source, SHIPPED_LORA, 1.0) for source in SOURCES}
+# 2026-12-02 (later), declared before running, on the CLINC150 (validation) fold: how far along the fine-tune's
+# change to go (below 1: weight-space interpolation towards the frozen encoder; above 1: further)
+EXTRACTED |= {f"full-lora-r32-x{s}": ("full", SHIPPED_LORA, s) for s in (0.5, 0.75, 1.5, 2.0)}
+# 2026-12-02 (later), declared before their sources finished, on the CLINC150 (validation) fold: uniform weight
+# averages ("soups") of fine-tunes from the same start, two seeds of one recipe and both recipes' two seeds
+EXTRACTED |= {
+    "soup2-lora-r32": (("full", "full-seed1"), SHIPPED_LORA, 1.0),
+    "soup4-lora-r32": (("full", "full-seed1", "full-hard", "full-hard-seed1"), SHIPPED_LORA, 1.0),
 }
 #: (name, way, shot, episodes, use the support set, add label texts); episodes are decided here,
 #: before any result: 600 at 5-way, 50 all-way, as the issue asks
@@ -113,13 +126,21 @@ def extract(variant: str, held_out: str, data: str, runs: Path) -> Path:
     output = runs / f"{variant}-{held_out}"
     if (output / "config.json").is_file():
         return output
-    source, settings = EXTRACTED[variant]
-    model = FewShotClassifier.from_pretrained(train(source, held_out, data, runs))
+    sources, settings, strength = EXTRACTED[variant]
+    models = [FewShotClassifier.from_pretrained(train(s, held_out, data, runs)) for s in _as_tuple(sources)]
+    model, tuned = models[0], models[0].encoder
+    if len(models) > 1:  # a soup: the fine-tunes' uniform weight average
+        weights = [m.encoder.transformer.state_dict() for m in models]
+        tuned.transformer.load_state_dict({k: sum(w[k] for w in weights) / len(weights) for k in weights[0]})
     adapter = SentenceEncoder(model.encoder.name_or_path)
-    adapter.add_lora_from(model.encoder, settings)
+    adapter.add_lora_from(tuned, settings, strength)
     model.encoder = adapter
     model.save_pretrained(output)
     return output
+
+
+def _as_tuple(sources) -> tuple:
+    return sources if isinstance(sources, tuple) else (sources,)
 
 
 def episodes_for(task_set) -> dict:

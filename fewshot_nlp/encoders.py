@@ -187,15 +187,16 @@ class SentenceEncoder(nn.Module):
             raise ValueError("This encoder already has a LoRA adapter; load weights with load_lora_state_dict.")
         self.lora_settings = attach_lora(self.transformer, settings)
 
-    def add_lora_from(self, tuned: SentenceEncoder, settings) -> None:
+    def add_lora_from(self, tuned: SentenceEncoder, settings, strength: float = 1.0) -> None:
         """Attach a LoRA adapter approximating ``tuned`` (a full fine-tune of this encoder's model).
 
         The update of each linear layer is the truncated SVD of its weight change, so a fine-tune
-        that weighs as much as the model ships as an adapter of a few MB (see ``lora_from_difference``).
+        that weighs as much as the model ships as an adapter of a few MB; ``strength`` scales that
+        change (see ``lora_from_difference``).
         """
         if self.lora_settings is not None:
             raise ValueError("This encoder already has a LoRA adapter; start from an encoder without one.")
-        self.lora_settings = lora_from_difference(self.transformer, tuned.transformer.state_dict(), settings)
+        self.lora_settings = lora_from_difference(self.transformer, tuned.transformer.state_dict(), settings, strength)
 
     def lora_parameters(self) -> dict[str, nn.Parameter]:
         """The trainable LoRA tensors by their full parameter name (for torch.func.functional_call)."""

@@ -168,7 +168,7 @@ def only_lora(weights: dict) -> dict:
     return {name: w for name, w in weights.items() if "lora_" in name}
 
 
-def lora_from_difference(model: nn.Module, tuned_weights: dict, settings) -> LoraSettings:
+def lora_from_difference(model: nn.Module, tuned_weights: dict, settings, strength: float = 1.0) -> LoraSettings:
     """Attach a LoRA adapter to ``model`` whose update is the best rank-r fit of ``tuned - model``.
 
     Full fine-tuning transfers better than a LoRA trained at the learning rate a LoRA needs,
@@ -176,7 +176,13 @@ def lora_from_difference(model: nn.Module, tuned_weights: dict, settings) -> Lor
     (Eckart-Young: the closest rank-r matrix) keeps what fits in an adapter of a few MB.
     ``tuned_weights`` is the fine-tuned model's state dict (same names as ``model``'s); only
     the adapted linear layers' weights are used: biases, norms and embeddings stay as in ``model``.
+    ``strength`` multiplies the fitted update: below 1 it moves back towards ``model`` (weight-space
+    interpolation, as in WiSE-FT), above 1 it goes further along the fine-tune's direction.
     """
+    if not strength > 0:
+        raise ValueError(
+            f"strength must be a positive number (1 keeps the fine-tune's change as fitted), got {strength!r}"
+        )
     from peft.tuners.lora import LoraLayer
 
     settings = attach_lora(model, settings)
@@ -190,7 +196,7 @@ def lora_from_difference(model: nn.Module, tuned_weights: dict, settings) -> Lor
             raise ValueError(f"the fine-tuned weights have no {key} of shape {tuple(base.shape)}: another model?")
         u, s, vh = torch.linalg.svd((tuned_weights[key].float() - base.float()), full_matrices=False)
         root = s[: settings.r].sqrt()
-        with torch.no_grad():  # merged update = scale * B @ A = U_r S_r Vh_r
+        with torch.no_grad():  # merged update = scale * B @ A = strength * U_r S_r Vh_r
             module.lora_A["default"].weight.copy_(root[:, None] * vh[: settings.r])
-            module.lora_B["default"].weight.copy_(u[:, : settings.r] * root / scale)
+            module.lora_B["default"].weight.copy_(u[:, : settings.r] * root * (strength / scale))
     return settings

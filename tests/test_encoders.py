@@ -142,3 +142,21 @@ def test_lora_from_difference_is_the_truncated_svd_of_the_weight_change(tiny_enc
     with pytest.raises(ValueError, match="no encoder.layer.0.attention.self.query.weight"):
         other = copy.deepcopy(_tiny_encoder).transformer
         lora_from_difference(other, {}, {"r": 2, "target_modules": "all-linear"})
+
+
+def test_lora_from_difference_strength_scales_the_fitted_change(_tiny_encoder):
+    from fewshot_nlp.lora import lora_from_difference, merge_lora
+
+    name = "encoder.layer.1.output.dense"
+    base = _tiny_encoder.transformer.get_submodule(name).weight.detach().clone()
+    torch.manual_seed(1)
+    tuned = {k: v + 0.01 * torch.randn_like(v) for k, v in _tiny_encoder.transformer.state_dict().items()}
+    full_rank = {"r": min(base.shape), "lora_alpha": 3, "target_modules": "all-linear"}
+    for strength in (0.5, 2.0):
+        transformer = copy.deepcopy(_tiny_encoder).transformer
+        lora_from_difference(transformer, tuned, full_rank, strength=strength)
+        merge_lora(transformer)
+        expected = base + strength * (tuned[f"{name}.weight"] - base)
+        assert torch.allclose(transformer.get_submodule(name).weight, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="strength must be a positive number"):
+        lora_from_difference(copy.deepcopy(_tiny_encoder).transformer, tuned, full_rank, strength=0)
