@@ -63,8 +63,8 @@ VARIANTS = {
     # an anchor class and its nearest classes by label text), for BANKING77's and SGD's distinctions
     "full-hard": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5"],
     # 2026-12-02 (later): a second training seed of full and full-hard, first on the CLINC150
-    # (validation) fold to choose between them on two seeds rather than one; then full-hard-seed1 on
-    # the other three folds (after the choice) to measure how much a training seed moves each cell
+    # (validation) fold to choose between them on two seeds rather than one; then on the other three
+    # folds (after the choice) to measure how much a training seed moves each cell
     "full-seed1": ["finetune=full", "lora={}", "outer_lr=2e-5", "seed=1"],
     "full-hard-seed1": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5", "seed=1"],
     # 2026-12-02 (later), declared before running, on the CLINC150 (validation) fold, against full-hard's
