@@ -16,7 +16,8 @@ Every cell is the paired mean difference (adapted - frozen) with its 95% Student
 
 An extracted variant (``full-lora-r32``) trains nothing of its own: it is its source variant's
 fine-tune turned into a LoRA adapter (truncated SVD of each linear layer's weight change), the
-form in which a full fine-tune can ship inside the package.
+form in which a full fine-tune can ship inside the package; ``-xS`` variants scale that change by
+S, soups fit the weight average of several fine-tunes (their training columns are the first's).
 
 Each (variant, X) run lives in ``runs/transfer/<variant>-<X>/``: a stopped training resumes
 from its checkpoint, and a finished evaluation (``transfer_eval.json``) is not redone. Writes
