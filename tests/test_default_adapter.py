@@ -4,8 +4,10 @@ Tiny-model tests stand the tiny BERT in for MiniLM and a tiny adapter in for the
 the slow tests load the real ones.
 """
 
+import fnmatch
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -123,3 +125,14 @@ def test_everything_works_on_the_default(tmp_path, fake_hub):
     again = FewShotClassifier.from_pretrained("me/default-intents")
     assert again.encoder.name_or_path == clf.encoder.name_or_path
     assert torch.allclose(again.predict_proba(["where is my new card?"]), clf.predict_proba(["where is my new card?"]))
+
+
+def test_a_built_package_carries_every_file_of_the_default_adapter():
+    """setuptools copies a data folder only when it is a declared package whose files match its patterns."""
+    tomllib = pytest.importorskip("tomllib")  # the standard library's from Python 3.11
+    setuptools = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "fewshot_nlp.default_adapter" in setuptools["packages"]
+    patterns = setuptools["package-data"]["fewshot_nlp.default_adapter"]
+    shipped = [p.name for p in encoders.DEFAULT_ADAPTER_DIR.iterdir() if p.is_file()]
+    assert encoders.ADAPTER_WEIGHTS in shipped
+    assert [name for name in shipped if not any(fnmatch.fnmatch(name, p) for p in patterns)] == []
