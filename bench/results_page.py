@@ -30,6 +30,13 @@ TRANSFER_CELLS = [
 ]
 ADAPTER = ROOT / "fewshot_nlp" / "default_adapter" / "adapter_model.safetensors"
 SHIPPED = "full-hard-lora-r32"  # the transfer variant whose recipe the default adapter follows
+VALIDATION_FOLD = "clinc150"  # the held-out corpus that chose between recipes
+#: each recipe's two training seeds, as shipped
+SEED_PAIRS = {
+    "full": ("full-lora-r32", "full-seed1-lora-r32"),
+    "full-hard": (SHIPPED, "full-hard-seed1-lora-r32"),
+    "full-hard-intents": ("full-hard-intents-lora-r32", "full-hard-intents-seed1-lora-r32"),
+}
 #: what each run made on the validation fold only was there to decide (bench/transfer.py declares them)
 VALIDATION_QUESTIONS = {
     "full-lora-r32": "the previous default's recipe (seed 0)",
@@ -105,6 +112,12 @@ class Numbers:
     def differences(self, variant: str, setting: str) -> list[float]:
         """A variant's paired difference in one setting, for each held-out corpus it ran on."""
         return [self.transfer_cells(variant, h)[setting]["difference"] for h in self.transfer["results"][variant]]
+
+    def five_cell_mean(self, fold: str, *variants: str) -> float:
+        """The mean difference over the five cells of one fold, averaged over the variants (e.g. seeds)."""
+        return sum(self.transfer_cells(v, fold)[s]["difference"] for v in variants for s in TRANSFER_CELLS) / (
+            len(TRANSFER_CELLS) * len(variants)
+        )
 
     def cells_below(self, variant: str) -> int:
         """Cells of the variant below the frozen encoder beyond their interval, over every held-out corpus."""
@@ -304,10 +317,10 @@ def meta_section(n: Numbers) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
 
-    def fold_mean(variant: str) -> float:  # the mean of the five cells on the validation fold
-        return sum(n.transfer_cells(variant, "clinc150")[s]["difference"] for s in TRANSFER_CELLS) / len(TRANSFER_CELLS)
+    def fold_mean(*variants: str) -> float:  # on the validation fold, averaged over the variants
+        return n.five_cell_mean(VALIDATION_FOLD, *variants)
 
-    validation_only = [v for v, runs in data["results"].items() if list(runs) == ["clinc150"]]
+    validation_only = [v for v, runs in data["results"].items() if list(runs) == [VALIDATION_FOLD]]
     four_folds = [v for v, runs in data["results"].items() if len(runs) == 4]
     zero_shot = n.differences(SHIPPED, "zero-shot, label texts")
     all_way = n.differences(SHIPPED, "all-way 5-shot, mixture")
@@ -319,18 +332,21 @@ def meta_section(n: Numbers) -> list[str]:
             row = [points(cells[s]["difference"], cells[s]["difference_ci95"]) for s in TRANSFER_CELLS]
             minutes = cells["_training"]["seconds"] / 60
             lines.append(f"| {variant} | {held_out} | " + " | ".join(row) + f" | {minutes:.0f} |")
-    full_seeds = (fold_mean("full-lora-r32") + fold_mean("full-seed1-lora-r32")) / 2
-    hard_seeds = (fold_mean("full-hard-lora-r32") + fold_mean("full-hard-seed1-lora-r32")) / 2
-    intents_seeds = (fold_mean("full-hard-intents-lora-r32") + fold_mean("full-hard-intents-seed1-lora-r32")) / 2
+    full_seeds, hard_seeds, intents_seeds = (
+        fold_mean(*SEED_PAIRS[r]) for r in ("full", "full-hard", "full-hard-intents")
+    )
     strengths = [v for v in VALIDATION_QUESTIONS if "-x" in v]
-    second = "full-hard-seed1-lora-r32"
+    second = SEED_PAIRS["full-hard"][1]
     second_seed = ""
     if second in four_folds:
         below = n.cells_below(second)
         second_seed = f" (its second training seed: {below} cell{'s' * (below != 1)} below, table below)"
     seed_spread = max(
-        abs(n.transfer_cells(a, "clinc150")[c]["difference"] - n.transfer_cells(b, "clinc150")[c]["difference"])
-        for a, b in (("full-lora-r32", "full-seed1-lora-r32"), ("full-hard-lora-r32", "full-hard-seed1-lora-r32"))
+        abs(
+            n.transfer_cells(a, VALIDATION_FOLD)[c]["difference"]
+            - n.transfer_cells(b, VALIDATION_FOLD)[c]["difference"]
+        )
+        for a, b in (SEED_PAIRS["full"], SEED_PAIRS["full-hard"])
         for c in TRANSFER_CELLS
     )
     lines += [
@@ -349,7 +365,7 @@ def meta_section(n: Numbers) -> list[str]:
         *(
             f"| {v} | {question} | {100 * fold_mean(v):+.2f} |"
             for v, question in VALIDATION_QUESTIONS.items()  # as shipped; the raw fine-tunes are in the log
-            if "clinc150" in data["results"].get(v, {})
+            if VALIDATION_FOLD in data["results"].get(v, {})
         ),
         "",
         claim(
@@ -405,8 +421,7 @@ def meta_section(n: Numbers) -> list[str]:
 
 def seeds_table(n: Numbers, four_folds: list[str]) -> list[str]:
     """Each recipe whose second training seed ran on every fold, both seeds as shipped."""
-    pairs = [("full-lora-r32", "full-seed1-lora-r32"), (SHIPPED, "full-hard-seed1-lora-r32")]
-    pairs = [pair for pair in pairs if all(v in four_folds for v in pair)]
+    pairs = [SEED_PAIRS[r] for r in ("full", "full-hard") if all(v in four_folds for v in SEED_PAIRS[r])]
     if not pairs:
         return []
     folds = list(n.transfer["results"][SHIPPED])
@@ -427,12 +442,8 @@ def seeds_table(n: Numbers, four_folds: list[str]) -> list[str]:
             lines.append(f"| {recipe} | {seed} | " + " | ".join(row) + f" | {n.cells_below(variant)} |")
     if len(pairs) < 2:
         return lines + [""]
-
-    def two_seed_mean(pair: tuple, fold: str) -> float:  # the five cells of both seeds
-        return sum(c["difference"] for v in pair for c in n.transfer["results"][v][fold]["cells"]) / 10
-
     (plain, hard) = pairs
-    lead = [two_seed_mean(hard, f) - two_seed_mean(plain, f) for f in folds]
+    lead = [n.five_cell_mean(f, *hard) - n.five_cell_mean(f, *plain) for f in folds]
     return lines + [
         "",
         claim(

@@ -47,57 +47,50 @@ from fewshot_nlp.tasks import load_task_set, parse_task_name
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "configs" / "transfer_protonet.yaml"
 HELD_OUT = ["banking77", "clinc150", "snips", "sgd"]
+#: every weight trained at Adam 2e-5 (YAML reads 2e-5 as text: MetaTrainingArguments takes it)
+FULL = ["finetune=full", "lora={}", "outer_lr=2e-5"]
+#: ... with half of the episodes a class and its nearest classes by label text
+HARD = [*FULL, "hard_fraction=0.5"]
 #: capacity variants: overrides of the recipe (the first is the recipe as written)
 VARIANTS = {
     "lora-all-r16": [],
     "lora-qv-r8": ["lora={r: 8, lora_alpha: 16}"],
     "lora-all-r4": ["lora={r: 4, lora_alpha: 8, target_modules: all-linear}"],
-    "full": ["finetune=full", "lora={}", "outer_lr=2e-5"],  # YAML reads 2e-5 as text: MetaTrainingArguments takes it
+    "full": FULL,
     "lora-all-r16-anchor": ["anchor_weight=1.0"],  # does the anchor (weight 1, chosen in issue 4) still help?
     # exploratory, chosen after the BANKING77 capacity cells: full fine-tuning's small steps did no harm
     "lora-all-r16-lr1e-4": ["outer_lr=0.0001"],
     # 2026-12-02, compared with `full` on the CLINC150 fold only, to choose the shipped recipe:
     # does full fine-tuning gain more from longer training or from a larger step?
-    "full-500": ["finetune=full", "lora={}", "outer_lr=2e-5", "steps=500", "early_stopping_patience=null"],
+    "full-500": [*FULL, "steps=500", "early_stopping_patience=null"],
     "full-lr5e-5": ["finetune=full", "lora={}", "outer_lr=5e-5"],
     # 2026-12-02, declared before running, on all four folds: fine-grained episodes (half of them
     # an anchor class and its nearest classes by label text), for BANKING77's and SGD's distinctions
-    "full-hard": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5"],
+    "full-hard": HARD,
     # 2026-12-02 (later): a second training seed of full and full-hard, first on the CLINC150
     # (validation) fold to choose between them on two seeds rather than one; then on the other three
     # folds (after the choice) to measure how much a training seed moves each cell
-    "full-seed1": ["finetune=full", "lora={}", "outer_lr=2e-5", "seed=1"],
-    "full-hard-seed1": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5", "seed=1"],
+    "full-seed1": [*FULL, "seed=1"],
+    "full-hard-seed1": [*HARD, "seed=1"],
     # 2026-12-02 (later), declared before running, on the CLINC150 (validation) fold, against full-hard's
     # two seeds (+0.95): do more zero-shot episodes, or intent corpora alone, transfer better to intents?
-    "full-hard-zs0.75": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5", "zero_shot_fraction=0.75"],
-    "full-hard-intents": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5"],
+    "full-hard-zs0.75": [*HARD, "zero_shot_fraction=0.75"],
+    "full-hard-intents": HARD,
     # its second seed, declared after its first (+0.99): the test folds only if the two seeds' mean
     # beats full-hard's by 0.1 point or more
-    "full-hard-intents-seed1": ["finetune=full", "lora={}", "outer_lr=2e-5", "hard_fraction=0.5", "seed=1"],
+    "full-hard-intents-seed1": [*HARD, "seed=1"],
 }
 #: corpora a variant leaves out of training besides the held-out one
-NON_INTENT = ("goemotions", "fewrel", "ag_news")
-DROPPED = {"full-hard-intents": NON_INTENT, "full-hard-intents-seed1": NON_INTENT}
+DROPPED = {variant: ("goemotions", "fewrel", "ag_news") for variant in VARIANTS if "-intents" in variant}
 #: adapters extracted from a trained variant (no training of their own): the rank-r truncated SVD
 #: of each linear layer's weight change, what a full fine-tune becomes when it ships as a LoRA;
-#: (source variant, LoRA settings, strength: the factor on the fitted change)
+#: (source variants, whose weights are averaged when there are several; LoRA settings; strength:
+#: the factor on the fitted change)
 SHIPPED_LORA = {"r": 32, "lora_alpha": 64, "target_modules": "all-linear"}  # the largest rank under 3 MB in float16
-SOURCES = (
-    "full",
-    "full-500",
-    "full-lr5e-5",
-    "full-hard",
-    "full-seed1",
-    "full-hard-seed1",
-    "full-hard-zs0.75",
-    "full-hard-intents",
-    "full-hard-intents-seed1",
-)
-EXTRACTED = {f"{source}-lora-r32": (source, SHIPPED_LORA, 1.0) for source in SOURCES}
+EXTRACTED = {f"{source}-lora-r32": ((source,), SHIPPED_LORA, 1.0) for source in VARIANTS if source.startswith("full")}
 # 2026-12-02 (later), declared before running, on the CLINC150 (validation) fold: how far along the fine-tune's
 # change to go (below 1: weight-space interpolation towards the frozen encoder; above 1: further)
-EXTRACTED |= {f"full-lora-r32-x{s}": ("full", SHIPPED_LORA, s) for s in (0.5, 0.75, 1.5, 2.0)}
+EXTRACTED |= {f"full-lora-r32-x{s}": (("full",), SHIPPED_LORA, s) for s in (0.5, 0.75, 1.5, 2.0)}
 # 2026-12-02 (later), declared before their sources finished, on the CLINC150 (validation) fold: uniform weight
 # averages ("soups") of fine-tunes from the same start, two seeds of one recipe and both recipes' two seeds
 EXTRACTED |= {
@@ -150,7 +143,7 @@ def extract(variant: str, held_out: str, data: str, runs: Path) -> Path:
     if (output / "config.json").is_file():
         return output
     sources, settings, strength = EXTRACTED[variant]
-    models = [FewShotClassifier.from_pretrained(train(s, held_out, data, runs)) for s in _as_tuple(sources)]
+    models = [FewShotClassifier.from_pretrained(train(s, held_out, data, runs)) for s in sources]
     model, tuned = models[0], models[0].encoder
     if len(models) > 1:  # a soup: the fine-tunes' uniform weight average
         weights = [m.encoder.transformer.state_dict() for m in models]
@@ -160,10 +153,6 @@ def extract(variant: str, held_out: str, data: str, runs: Path) -> Path:
     model.encoder = adapter
     model.save_pretrained(output)
     return output
-
-
-def _as_tuple(sources) -> tuple:
-    return sources if isinstance(sources, tuple) else (sources,)
 
 
 def episodes_for(task_set) -> dict:
