@@ -27,6 +27,7 @@ _EXPORTS = {
     "LoraSettings": ".encoders",
     "Prediction": ".classifier",
     "PrototypeHead": ".heads",
+    "SelfTrainingArguments": ".self_training",
     "SentenceEncoder": ".encoders",
     "TranslationTaskSet": ".tasks",
     "evaluate_episodes": ".evaluation",

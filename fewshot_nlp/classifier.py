@@ -42,6 +42,8 @@ a sentence encoder (`{{ encoder }}`) and {% if n_labels %}a {{ head_kind }} head
   meta-train classes of {{ meta_training.class_split | list | join(", ") }}{% if meta_training.best_val_accuracy is not none %};
   kept the weights of step {{ meta_training.best_step }} (meta-val accuracy {{ meta_training.best_val_accuracy | round(4) }}){% endif %}. Adapt it to your labels with
   `clf.fit(texts, labels{% if meta_training.algorithm == "fomaml" %}, adapt_steps={{ meta_training.inner_steps }}{% endif %})`.
+{% endif %}{% if self_training %}- Self-trained encoder: {{ self_training.rounds }} round(s) of {{ self_training.steps }} steps on
+  the surest of {{ self_training.texts }} unlabelled texts of the task, labelled by its zero-shot predictions.
 {% endif %}
 ```python
 from fewshot_nlp import FewShotClassifier
@@ -109,6 +111,8 @@ class FewShotClassifier(
         #: how this model was meta-trained (algorithm, class split, inner loop), when it was
         self.meta_training: dict | None = None
         self._meta_lora: dict[str, torch.Tensor] | None = None  # adaptation always restarts here
+        #: the settings and counts of :meth:`self_train`, when the encoder was self-trained
+        self.self_training: dict | None = None
         if labels is not None:
             self.add_labels(labels)
 
@@ -183,6 +187,7 @@ class FewShotClassifier(
         classifier.head = LabelDescriptionHead.load(folder)
         classifier.multi_label_center = config.get("multi_label_center")
         classifier.meta_training = config.get("meta_training")
+        classifier.self_training = config.get("self_training")
         if (folder / META_ADAPTER_NAME).is_file():
             meta_lora = load_file(folder / META_ADAPTER_NAME)
             if set(meta_lora) != set(encoder.lora_parameters()):
@@ -247,6 +252,13 @@ class FewShotClassifier(
         with torch.no_grad():
             for name, parameter in self.encoder.lora_parameters().items():
                 parameter.copy_(adapted[name])
+
+    def self_train(self, texts, args=None, output_dir=None) -> FewShotClassifier:
+        """A copy whose encoder is trained on unlabelled ``texts`` of this task, labelled by this
+        zero-shot classifier (see :mod:`fewshot_nlp.self_training`); add examples after."""
+        from .self_training import self_train
+
+        return self_train(self, texts, args, output_dir)
 
     def add_examples(self, texts, labels) -> FewShotClassifier:
         """Add examples to the current classes (or new ones) without re-encoding the old ones."""
@@ -397,6 +409,7 @@ class FewShotClassifier(
             "oos_label": self.oos_label,
             "lora": None if self.encoder.lora_settings is None else vars(self.encoder.lora_settings),
             "meta_training": self.meta_training,
+            "self_training": self.self_training,
         }
 
     def _save_pretrained(self, save_directory: Path) -> None:
@@ -434,6 +447,7 @@ class FewShotClassifier(
             multi_label=config["multi_label"],
             oos_threshold=config["oos_threshold"],
             meta_training=config["meta_training"],
+            self_training=config["self_training"],
             repo_id=kwargs.get("repo_id", "<this folder or repo>"),
         )
 

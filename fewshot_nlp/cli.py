@@ -200,6 +200,8 @@ def check_predict(args) -> None:
         raise UsageError("--encoder builds a new classifier; a --model already has its encoder. Give one of them.")
     if Path(args.output).suffix not in OUTPUT_FORMATS:
         raise UsageError(f"--output {args.output}: unknown format; use a .csv or .jsonl name.")
+    if args.self_train and (args.model or not args.labels):
+        raise UsageError("--self-train builds a new classifier from --labels YAML (not a --model); give --labels.")
     _check_model(args.model, "--model")
     _check_model(args.encoder, "--encoder")
     args.texts = _read_texts(_input_file(args.input, "input", TEXT_FORMATS), args.text_column)
@@ -226,6 +228,8 @@ def predict(args) -> int:
     from . import FewShotClassifier
 
     classifier = FewShotClassifier.from_pretrained(args.model or args.encoder, labels=args.descriptions)
+    if args.self_train:
+        classifier = classifier.self_train(args.texts)
     if args.example_rows:
         # A saved model keeps what it knows; a new one is fitted on the examples.
         learn = classifier.add_examples if args.model else classifier.fit
@@ -487,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--label-column", default="label")
     pred.add_argument("--oos-threshold", type=float, help="best score under which the label is 'oos'")
     pred.add_argument("--output", "-o", default="predictions.csv", help="output .csv or .jsonl")
+    pred.add_argument(
+        "--self-train",
+        action="store_true",
+        help="first train the encoder on the input texts, labelled by the --labels (zero-shot); needs "
+        "hundreds of texts, a few minutes on a CPU; --examples are added after",
+    )
     pred.add_argument("--save", help="also save the classifier to this folder")
     pred.set_defaults(run=predict, check=check_predict)
 

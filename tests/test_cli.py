@@ -45,6 +45,20 @@ def test_predict_with_saved_model_to_jsonl(files, tiny_encoder):
     assert [json.loads(line)["label"] for line in out.read_text().splitlines()] == ["cancel"]
 
 
+def test_predict_self_trains_on_the_input_texts_before_classifying(files, tiny_model_dir, capsys):
+    words = ["card", "cancel", "balance", "password"]
+    (files / "many.txt").write_text("".join(f"{w} {f} {i}\n" for w in words for i, f in enumerate("abcdefgh")))
+    (files / "four.yaml").write_text("".join(f"{w}: {w}\n" for w in words))
+    out, saved = files / "pred.csv", files / "model"
+    args = ["predict", str(files / "many.txt"), "--encoder", str(tiny_model_dir), "--labels", str(files / "four.yaml")]
+    assert main([*args, "--self-train", "-o", str(out), "--save", str(saved)]) == 0
+    assert len(list(csv.DictReader(out.open()))) == 32
+    record = FewShotClassifier.from_pretrained(saved).self_training
+    assert record["texts"] == 32 and record["steps"] == 100
+    assert main(["predict", str(files / "texts.txt"), "--model", str(saved), "--self-train"]) == 2
+    assert "--self-train builds a new classifier from --labels" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_predict_out_of_scope_rows_say_why(files, tiny_encoder, suffix, capsys):
     """A rejected row names the nearest label and its probability as such, with the score and the

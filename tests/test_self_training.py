@@ -1,0 +1,85 @@
+"""Self-training on unlabelled texts: pseudo-labels, the trained copy, saving, resuming, refusals."""
+
+import pytest
+import torch
+
+from fewshot_nlp import FewShotClassifier, SelfTrainingArguments
+from fewshot_nlp.self_training import pseudo_label
+
+WORDS = ["card", "cancel", "balance", "password"]
+FILLERS = ["please", "now", "my", "the", "is", "what", "how", "when"]
+TEXTS = [f"{w} {f} {i}" for w in WORDS for i, f in enumerate(FILLERS)]
+FEW = SelfTrainingArguments(per_class=5, steps=2, rounds=1, way=3, shot=[1, 2], query=2, learning_rate=0.01)
+
+
+def test_pseudo_labels_keep_the_surest_texts_of_each_predicted_class(keyword_encoder):
+    classifier = FewShotClassifier(keyword_encoder, {"card": "card", "cancel": "cancel"})
+    texts = ["card", "card card cancel", "cancel", "cancel cancel card", "card cancel", "weather"]
+    kept, labels = pseudo_label(classifier, texts, per_class=2)
+    # margins: "card" and "cancel" are sure; two-keyword texts less so; "weather" and "card cancel" are ties
+    assert list(zip(kept, labels)) == [
+        ("card", "card"),
+        ("card card cancel", "card"),
+        ("cancel", "cancel"),
+        ("cancel cancel card", "cancel"),
+    ]
+
+
+def test_self_training_returns_a_trained_copy_and_leaves_the_original(tiny_encoder, tmp_path):
+    classifier = FewShotClassifier(tiny_encoder, WORDS)
+    before = classifier.decision_function(TEXTS).clone()
+    adapted = classifier.self_train(TEXTS, SelfTrainingArguments(**{**vars(FEW), "rounds": 2}))
+    assert torch.equal(classifier.decision_function(TEXTS), before)
+    assert not torch.allclose(adapted.decision_function(TEXTS), before)
+    # the label texts are re-embedded by the trained encoder
+    label_texts = [text for _, text in adapted.head.descriptions]
+    assert torch.allclose(adapted.head.description, adapted.encoder.encode(label_texts), atol=1e-6)
+    record = adapted.self_training
+    assert record["texts"] == len(TEXTS) and record["steps"] == 2 and len(record["rounds_run"]) == 2
+    adapted.save_pretrained(tmp_path / "saved")
+    again = FewShotClassifier.from_pretrained(tmp_path / "saved")
+    assert torch.allclose(again.decision_function(TEXTS), adapted.decision_function(TEXTS), atol=1e-5)
+    assert again.self_training == adapted.self_training
+    assert "Self-trained encoder: 2 round(s) of 2 steps" in (tmp_path / "saved" / "README.md").read_text()
+
+
+def test_a_stopped_self_training_resumes_exactly(tiny_encoder, tmp_path):
+    classifier = FewShotClassifier(tiny_encoder, WORDS)
+    whole = classifier.self_train(TEXTS, SelfTrainingArguments(**{**vars(FEW), "steps": 4}))
+    first = SelfTrainingArguments(**{**vars(FEW), "steps": 2, "checkpoint_every": 1})
+    classifier.self_train(TEXTS, first, output_dir=tmp_path / "run")
+    resumed = classifier.self_train(TEXTS, SelfTrainingArguments(**{**vars(first), "steps": 4}), tmp_path / "run")
+    assert torch.allclose(resumed.decision_function(TEXTS), whole.decision_function(TEXTS), atol=1e-5)
+
+
+def test_self_training_refuses_what_it_cannot_do(tiny_encoder):
+    with_examples = FewShotClassifier(tiny_encoder, WORDS).add_examples(["card now"], ["card"])
+    with pytest.raises(ValueError, match="then fit / add_examples"):
+        with_examples.self_train(TEXTS, FEW)
+    with pytest.raises(ValueError, match="multi_label"):
+        FewShotClassifier(tiny_encoder, WORDS, multi_label=True).self_train(TEXTS, FEW)
+    with pytest.raises(ValueError, match="more unlabelled texts"):
+        FewShotClassifier(tiny_encoder, WORDS).self_train(TEXTS[:3], FEW)
+    with pytest.raises(ValueError, match="per_class=2 must be >= the largest shot"):
+        SelfTrainingArguments(per_class=2)
+    with pytest.raises(ValueError, match="learning_rate=0"):
+        SelfTrainingArguments(learning_rate=0)
+
+
+def test_a_round_that_labels_too_few_classes_ends_the_run_with_a_warning(tiny_encoder, monkeypatch):
+    import fewshot_nlp.self_training as self_training
+
+    real, calls = self_training._pseudo_labelled, []
+
+    def second_round_finds_one_class(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("only 1 classes were predicted")
+        return real(*args)
+
+    monkeypatch.setattr(self_training, "_pseudo_labelled", second_round_finds_one_class)
+    with pytest.warns(UserWarning, match="self-training stopped after round 1: only 1 classes"):
+        adapted = FewShotClassifier(tiny_encoder, WORDS).self_train(
+            TEXTS, SelfTrainingArguments(**{**vars(FEW), "rounds": 3})
+        )
+    assert len(adapted.self_training["rounds_run"]) == 1 and len(calls) == 2
