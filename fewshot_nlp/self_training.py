@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import logging
 import tempfile
 import warnings
@@ -111,6 +113,7 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
     adapted, rounds = classifier, []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(output_dir) if output_dir is not None else Path(scratch)
+        _claim(folder, texts, described, args, classifier.encoder.name_or_path)
         for round_ in range(args.rounds):  # each round labels the texts with the encoder the last one made
             try:
                 pseudo = _pseudo_labelled(adapted, texts, described, args)
@@ -125,6 +128,21 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
     seconds = round(sum(r["seconds"] for r in rounds), 1)
     adapted.self_training = {**dataclasses.asdict(args), "texts": len(texts), "seconds": seconds, "rounds_run": rounds}
     return adapted
+
+
+def _claim(folder: Path, texts: list[str], described: dict, args: SelfTrainingArguments, encoder: str) -> None:
+    """Mark ``folder`` as this run's: resuming a run of other texts, labels or settings would mix two runs."""
+    settings = {k: v for k, v in dataclasses.asdict(args).items() if k != "checkpoint_every"}
+    texts_sha256 = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    run = {"encoder": str(encoder), "labels": described, "settings": settings, "texts_sha256": texts_sha256}
+    record = folder / "self_training_run.json"
+    if record.is_file() and json.loads(record.read_text()) != run:
+        raise ValueError(
+            f"{folder} holds a self-training run of other texts, labels, settings or encoder; "
+            "give a new output_dir (or delete that one) to start afresh."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(run, indent=2, ensure_ascii=False))
 
 
 def _pseudo_labelled(classifier, texts: list[str], described: dict, args: SelfTrainingArguments):

@@ -9,7 +9,7 @@ from fewshot_nlp.self_training import pseudo_label
 WORDS = ["card", "cancel", "balance", "password"]
 FILLERS = ["please", "now", "my", "the", "is", "what", "how", "when"]
 TEXTS = [f"{w} {f} {i}" for w in WORDS for i, f in enumerate(FILLERS)]
-FEW = SelfTrainingArguments(per_class=5, steps=2, rounds=1, way=3, shot=[1, 2], query=2, learning_rate=0.01)
+FEW = SelfTrainingArguments(per_class=5, steps=2, rounds=1, way=3, shot=[1, 2], query=2, learning_rate=0.002)
 
 
 def test_pseudo_labels_keep_the_surest_texts_of_each_predicted_class(keyword_encoder):
@@ -43,13 +43,28 @@ def test_self_training_returns_a_trained_copy_and_leaves_the_original(tiny_encod
     assert "Self-trained encoder: 2 round(s) of 2 steps" in (tmp_path / "saved" / "README.md").read_text()
 
 
-def test_a_stopped_self_training_resumes_exactly(tiny_encoder, tmp_path):
+def test_a_stopped_self_training_resumes_exactly(tiny_encoder, tmp_path, monkeypatch):
+    from fewshot_nlp.meta import MetaTrainer
+
     classifier = FewShotClassifier(tiny_encoder, WORDS)
-    whole = classifier.self_train(TEXTS, SelfTrainingArguments(**{**vars(FEW), "steps": 4}))
-    first = SelfTrainingArguments(**{**vars(FEW), "steps": 2, "checkpoint_every": 1})
-    classifier.self_train(TEXTS, first, output_dir=tmp_path / "run")
-    resumed = classifier.self_train(TEXTS, SelfTrainingArguments(**{**vars(first), "steps": 4}), tmp_path / "run")
+    settings = SelfTrainingArguments(**{**vars(FEW), "steps": 4, "rounds": 2, "checkpoint_every": 1})
+    whole = classifier.self_train(TEXTS, settings)
+    real_step, calls = MetaTrainer.train_step, []
+
+    def interrupted_in_round_two(self, step):
+        calls.append(step)
+        if len(calls) == 6:  # the second step of the second round
+            raise KeyboardInterrupt
+        return real_step(self, step)
+
+    monkeypatch.setattr(MetaTrainer, "train_step", interrupted_in_round_two)
+    with pytest.raises(KeyboardInterrupt):
+        classifier.self_train(TEXTS, settings, output_dir=tmp_path / "run")
+    monkeypatch.setattr(MetaTrainer, "train_step", real_step)
+    resumed = classifier.self_train(TEXTS, settings, output_dir=tmp_path / "run")
     assert torch.allclose(resumed.decision_function(TEXTS), whole.decision_function(TEXTS), atol=1e-5)
+    with pytest.raises(ValueError, match="holds a self-training run of other texts"):
+        classifier.self_train(TEXTS[:-1], settings, output_dir=tmp_path / "run")
 
 
 def test_self_training_refuses_what_it_cannot_do(tiny_encoder):
