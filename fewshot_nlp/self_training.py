@@ -112,7 +112,8 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
         encoder.lora_settings = None
     adapted, rounds = classifier, []
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(output_dir) if output_dir is not None else Path(scratch)
+        resumable = output_dir is not None  # a temporary folder is never resumed: no checkpoints on the way
+        folder = Path(output_dir) if resumable else Path(scratch)
         _claim(folder, texts, described, args, classifier.encoder.name_or_path)
         for round_ in range(args.rounds):  # each round labels the texts with the encoder the last one made
             try:
@@ -122,7 +123,7 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
                     raise
                 warnings.warn(f"self-training stopped after round {round_}: {error}", stacklevel=2)
                 break
-            seconds = _train(encoder, pseudo, classifier.head, args, folder / f"round{round_}")
+            seconds = _train(encoder, pseudo, classifier.head, args, folder / f"round{round_}", resumable)
             adapted = _with_encoder(classifier, encoder, described)
             rounds.append({"pseudo_labelled": len(pseudo), "classes_trained": len(pseudo.classes), "seconds": seconds})
     seconds = round(sum(r["seconds"] for r in rounds), 1)
@@ -164,7 +165,7 @@ def _pseudo_labelled(classifier, texts: list[str], described: dict, args: SelfTr
     return ClassificationTaskSet(*zip(*rows), descriptions=described, name="pseudo-labelled")
 
 
-def _train(encoder, pseudo, head, args: SelfTrainingArguments, folder: Path) -> float:
+def _train(encoder, pseudo, head, args: SelfTrainingArguments, folder: Path, checkpoints: bool) -> float:
     """Train ``encoder`` in place on the pseudo-labelled episodes (resuming ``folder``); returns its wall seconds."""
     from .meta.trainer import MetaTrainer, MetaTrainingArguments, latest_checkpoint
 
@@ -186,7 +187,7 @@ def _train(encoder, pseudo, head, args: SelfTrainingArguments, folder: Path) -> 
         zero_shot_fraction=args.zero_shot_fraction,
         hard_fraction=args.hard_fraction,
         eval_every=args.steps,
-        checkpoint_every=args.checkpoint_every,
+        checkpoint_every=args.checkpoint_every if checkpoints else args.steps,
         seed=args.seed,
     )
     trainer = MetaTrainer(training, encoder, {pseudo.name: pseudo})
