@@ -126,6 +126,13 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
             seconds = _train(encoder, pseudo, classifier.head, args, folder / f"round{round_}", resumable)
             adapted = _with_encoder(classifier, encoder, described)
             rounds.append({"pseudo_labelled": len(pseudo), "classes_trained": len(pseudo.classes), "seconds": seconds})
+    if classifier.oos_threshold is not None:
+        warnings.warn(
+            f"oos_threshold={classifier.oos_threshold} was set for the encoder before self-training; the copy has "
+            "none: call calibrate_oos on it again.",
+            stacklevel=2,
+        )
+        adapted.oos_threshold = None
     seconds = round(sum(r["seconds"] for r in rounds), 1)
     adapted.self_training = {**dataclasses.asdict(args), "texts": len(texts), "seconds": seconds, "rounds_run": rounds}
     return adapted

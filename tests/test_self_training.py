@@ -98,3 +98,10 @@ def test_a_round_that_labels_too_few_classes_ends_the_run_with_a_warning(tiny_en
             TEXTS, SelfTrainingArguments(**{**vars(FEW), "rounds": 3})
         )
     assert len(adapted.self_training["rounds_run"]) == 1 and len(calls) == 2
+
+
+def test_an_out_of_scope_threshold_of_the_old_encoder_is_not_carried_over(tiny_encoder):
+    classifier = FewShotClassifier(tiny_encoder, WORDS, oos_threshold=0.3)
+    with pytest.warns(UserWarning, match="call calibrate_oos on it again"):
+        adapted = classifier.self_train(TEXTS, FEW)
+    assert adapted.oos_threshold is None and classifier.oos_threshold == 0.3
