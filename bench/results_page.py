@@ -28,6 +28,7 @@ TRANSFER_CELLS = [
     "all-way 5-shot, prototypes",
     "all-way 5-shot, mixture",
 ]
+HEADLINE_CELLS = ("zero-shot, label texts", "all-way 5-shot, mixture")  # the two cells the short tables show
 ADAPTER = ROOT / "fewshot_nlp" / "default_adapter" / "adapter_model.safetensors"
 SHIPPED = "full-hard-lora-r32"  # the transfer variant whose recipe the default adapter follows
 VALIDATION_FOLD = "clinc150"  # the held-out corpus that chose between recipes
@@ -123,6 +124,10 @@ class Numbers:
         return sum(self.transfer_cells(v, fold)[s]["difference"] for v in variants for s in TRANSFER_CELLS) / (
             len(TRANSFER_CELLS) * len(variants)
         )
+
+    def headline(self, variant: str, fold: str) -> str:
+        """ "zero-shot / all-way 5-shot mixture" differences of one run, in points."""
+        return " / ".join(f"{100 * self.transfer_cells(variant, fold)[c]['difference']:+.1f}" for c in HEADLINE_CELLS)
 
     def cells_below(self, variant: str) -> int:
         """Cells of the variant below the frozen encoder beyond their interval, over every held-out corpus."""
@@ -432,7 +437,6 @@ def seeds_table(n: Numbers, four_folds: list[str]) -> list[str]:
     if not pairs:
         return []
     folds = list(n.transfer["results"][SHIPPED])
-    cells = ("zero-shot, label texts", "all-way 5-shot, mixture")
     lines = [
         "Trained twice, as shipped (seed 1 ran on the three test folds after the choice above, to measure how "
         "far a training seed moves a cell); zero-shot / all-way 5-shot mixture, points:",
@@ -442,9 +446,7 @@ def seeds_table(n: Numbers, four_folds: list[str]) -> list[str]:
     ]
     for pair in pairs:
         for seed, variant in enumerate(pair):
-            row = [
-                " / ".join(f"{100 * n.transfer_cells(variant, f)[c]['difference']:+.1f}" for c in cells) for f in folds
-            ]
+            row = [n.headline(variant, f) for f in folds]
             recipe = pair[0].removesuffix("-lora-r32")
             lines.append(f"| {recipe} | {seed} | " + " | ".join(row) + f" | {n.cells_below(variant)} |")
     if len(pairs) < 2:
@@ -469,14 +471,9 @@ def self_training_table(n: Numbers) -> list[str]:
     done = {start: [v for v in seeds if set(runs.get(v, {})) == set(folds)] for start, seeds in SELF_TRAINED.items()}
     if not all(done.values()):
         return []
-    cells = ("zero-shot, label texts", "all-way 5-shot, mixture")
 
     def row(start: str, seed, variant: str) -> str:
-        shown = [
-            " / ".join(f"{100 * n.transfer_cells(variant, f)[c]['difference']:+.1f}" for c in cells)
-            + f" ({100 * n.five_cell_mean(f, variant):+.2f})"
-            for f in folds
-        ]
+        shown = [f"{n.headline(variant, f)} ({100 * n.five_cell_mean(f, variant):+.2f})" for f in folds]
         return f"| {start} | {seed} | " + " | ".join(shown) + f" | {n.cells_below(variant)} |"
 
     return [
@@ -534,21 +531,19 @@ def self_training_reading(n: Numbers, folds: list[str], frozen: str, adapted: st
         + f" points. The issue's targets met by the adapter's start with self-training: {len(met)} of "
         f"{len(met) + len(missed)} ({', '.join(met) or 'none'}); missed: {', '.join(missed) or 'none'}. "
         "These runs use information the targets' setting does not have (the held-out corpus' own texts)."
-        + second_self_training_seed(n, frozen, adapted),
+        + second_self_training_seed(n),
     ]
 
 
-def second_self_training_seed(n: Numbers, frozen: str, adapted: str) -> str:
+def second_self_training_seed(n: Numbers) -> str:
     """The folds where both starts also ran with self-training seed 1: how far that seed moves things."""
     runs = n.transfer["results"]
-    pairs = {
-        v: SELF_TRAINED[start][1] for start, v in (("frozen MiniLM", frozen), ("default recipe's adapter", adapted))
-    }
-    folds = [f for f in runs.get(pairs[frozen], {}) if f in runs.get(pairs[adapted], {})]
+    frozen_1, adapted_1 = SELF_TRAINED["frozen MiniLM"][1], SELF_TRAINED["default recipe's adapter"][1]
+    folds = [f for f in runs.get(frozen_1, {}) if f in runs.get(adapted_1, {})]
     if not folds:
         return ""
-    adds = {f: n.five_cell_mean(f, pairs[adapted]) - n.five_cell_mean(f, pairs[frozen]) for f in folds}
-    spread = max(abs(n.five_cell_mean(f, v) - n.five_cell_mean(f, pairs[v])) for f in folds for v in pairs)
+    adds = {f: n.five_cell_mean(f, adapted_1) - n.five_cell_mean(f, frozen_1) for f in folds}
+    spread = max(abs(n.five_cell_mean(f, a) - n.five_cell_mean(f, b)) for f in folds for a, b in SELF_TRAINED.values())
     return (
         f" With a second self-training seed ({', '.join(folds)} only), the adapter's start minus the frozen start is "
         + ", ".join(f"{f} {100 * d:+.2f}" for f, d in adds.items())

@@ -22,8 +22,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from .inputs import check_texts
 
 logger = logging.getLogger(__name__)
@@ -101,7 +99,7 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
             "self_train changes the encoder, and this classifier holds examples embedded by the old one: "
             "call self_train on the zero-shot classifier (labels only), then fit / add_examples."
         )
-    described = dict((label, text) for label, text in classifier.head.descriptions)
+    described = dict(classifier.head.descriptions)
     if len(described) < 2:
         raise ValueError(f"self_train needs label texts for >= 2 classes (has {len(described)}); use add_labels.")
     encoder = copy.deepcopy(classifier.encoder)
@@ -208,7 +206,5 @@ def _with_encoder(classifier, encoder, described: dict):
     adapted.encoder = encoder
     adapted.head = copy.deepcopy(classifier.head)
     adapted._meta_lora = None
-    with torch.no_grad():
-        index = [adapted.head.classes.index(c) for c in described]
-        adapted.head.set_descriptions(adapted.encoder.encode(list(described.values())), index)
+    adapted.head.add_descriptions(encoder, described)
     return adapted
