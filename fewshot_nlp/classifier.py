@@ -43,7 +43,8 @@ a sentence encoder (`{{ encoder }}`) and {% if n_labels %}a {{ head_kind }} head
   kept the weights of step {{ meta_training.best_step }} (meta-val accuracy {{ meta_training.best_val_accuracy | round(4) }}){% endif %}. Adapt it to your labels with
   `clf.fit(texts, labels{% if meta_training.algorithm == "fomaml" %}, adapt_steps={{ meta_training.inner_steps }}{% endif %})`.
 {% endif %}{% if self_training %}- Self-trained encoder: {{ self_training.rounds }} round(s) of {{ self_training.steps }} steps on
-  the surest of {{ self_training.texts }} unlabelled texts of the task, labelled by its zero-shot predictions.
+  the surest of {{ self_training.texts }} unlabelled texts of the task, labelled by its predictions from the label
+  texts{% if self_training.examples %} and {{ self_training.examples }} examples (also trained on){% endif %}.
 {% endif %}
 ```python
 from fewshot_nlp import FewShotClassifier
@@ -253,12 +254,13 @@ class FewShotClassifier(
             for name, parameter in self.encoder.lora_parameters().items():
                 parameter.copy_(adapted[name])
 
-    def self_train(self, texts, args=None, output_dir=None) -> FewShotClassifier:
+    def self_train(self, texts, args=None, output_dir=None, examples=None) -> FewShotClassifier:
         """A copy whose encoder is trained on unlabelled ``texts`` of this task, labelled by this
-        zero-shot classifier (see :mod:`fewshot_nlp.self_training`); add examples after."""
+        classifier's label texts and the optional ``examples`` ``(texts, labels)``, which the copy
+        holds (see :mod:`fewshot_nlp.self_training`)."""
         from .self_training import self_train
 
-        return self_train(self, texts, args, output_dir)
+        return self_train(self, texts, args, output_dir, examples)
 
     def add_examples(self, texts, labels) -> FewShotClassifier:
         """Add examples to the current classes (or new ones) without re-encoding the old ones."""

@@ -228,9 +228,9 @@ def predict(args) -> int:
     from . import FewShotClassifier
 
     classifier = FewShotClassifier.from_pretrained(args.model or args.encoder, labels=args.descriptions)
-    if args.self_train:
-        classifier = classifier.self_train(args.texts)
-    if args.example_rows:
+    if args.self_train:  # the examples, if any, guide the labelling and join the training
+        classifier = classifier.self_train(args.texts, examples=args.example_rows)
+    elif args.example_rows:
         # A saved model keeps what it knows; a new one is fitted on the examples.
         learn = classifier.add_examples if args.model else classifier.fit
         learn(*args.example_rows)
@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--self-train",
         action="store_true",
         help="first train the encoder on the input texts, labelled by the --labels (zero-shot); needs "
-        "hundreds of texts, a few minutes on a CPU; --examples are added after",
+        "hundreds of texts, a few minutes on a CPU; --examples (of --labels' labels) help the labelling",
     )
     pred.add_argument("--save", help="also save the classifier to this folder")
     pred.set_defaults(run=predict, check=check_predict)

@@ -8,6 +8,10 @@ them with the meta-training objective (label-aware prototypical episodes, half o
 zero-shot, half of them a class and its nearest classes), so the label texts and the texts
 meet where the classifier compares them. On intent sets never trained on it is the largest
 gain measured in this project (``bench/transfer.py``, self-trained variants).
+
+A user who also has a few labelled examples gives them too: each round then labels the texts
+with the mixture (examples and label texts), which guesses better than label texts alone, and
+the examples join the training texts with their true labels.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .inputs import check_texts
+from .inputs import check_labels, check_texts
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +85,13 @@ def pseudo_label(classifier, texts: list[str], per_class: int) -> tuple[list[str
     return kept_texts, kept_labels
 
 
-def self_train(classifier, texts, args: SelfTrainingArguments | None = None, output_dir=None):
+def self_train(classifier, texts, args: SelfTrainingArguments | None = None, output_dir=None, examples=None):
     """A copy of ``classifier`` whose encoder is trained on ``texts`` (unlabelled) and its pseudo-labels.
 
-    ``classifier`` must be zero-shot: label texts (names or descriptions) and no examples yet,
-    since examples are stored as embeddings of the encoder that is about to change; add them
-    after. ``output_dir`` keeps checkpoints, so a stopped run resumes where it stopped (without
+    ``classifier`` holds label texts (names or descriptions) and no examples, since examples
+    are stored as embeddings of the encoder that is about to change: pass them as ``examples``,
+    ``(texts, labels)`` of described labels, and the copy holds them, embedded by the trained
+    encoder. ``output_dir`` keeps checkpoints, so a stopped run resumes where it stopped (without
     it the run works in a temporary folder). The returned classifier carries a fully trained
     encoder (``save_pretrained`` writes it, about 90 MB for MiniLM).
     """
@@ -97,32 +102,36 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
     if bool((classifier.head.example_count > 0).any()):
         raise ValueError(
             "self_train changes the encoder, and this classifier holds examples embedded by the old one: "
-            "call self_train on the zero-shot classifier (labels only), then fit / add_examples."
+            "call self_train on the classifier with labels only and pass the examples as self_train(texts, "
+            "examples=(example_texts, example_labels))."
         )
     described = dict(classifier.head.descriptions)
     if len(described) < 2:
         raise ValueError(f"self_train needs label texts for >= 2 classes (has {len(described)}); use add_labels.")
+    examples = _checked_examples(examples, described)
+    known = set(examples[0])
+    texts = [t for t in texts if t not in known]  # an example's label is known, not guessed
     encoder = copy.deepcopy(classifier.encoder)
     if encoder.lora_settings is not None:  # every weight is trained: fold the adapter in first
         from .lora import merge_lora
 
         merge_lora(encoder.transformer)
         encoder.lora_settings = None
-    adapted, rounds = classifier, []
+    adapted, rounds = _with_examples(classifier, examples), []
     with tempfile.TemporaryDirectory() as scratch:
         resumable = output_dir is not None  # a temporary folder is never resumed: no checkpoints on the way
         folder = Path(output_dir) if resumable else Path(scratch)
-        _claim(folder, texts, described, args, classifier.encoder.name_or_path)
+        _claim(folder, texts, described, args, classifier.encoder.name_or_path, examples)
         for round_ in range(args.rounds):  # each round labels the texts with the encoder the last one made
             try:
-                pseudo = _pseudo_labelled(adapted, texts, described, args)
+                pseudo = _pseudo_labelled(adapted, texts, described, args, examples)
             except ValueError as error:
                 if not rounds:
                     raise
                 warnings.warn(f"self-training stopped after round {round_}: {error}", stacklevel=2)
                 break
             seconds = _train(encoder, pseudo, classifier.head, args, folder / f"round{round_}", resumable)
-            adapted = _with_encoder(classifier, encoder, described)
+            adapted = _with_encoder(classifier, encoder, described, examples)
             rounds.append({"pseudo_labelled": len(pseudo), "classes_trained": len(pseudo.classes), "seconds": seconds})
     if classifier.oos_threshold is not None:
         warnings.warn(
@@ -132,30 +141,62 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
         )
         adapted.oos_threshold = None
     seconds = round(sum(r["seconds"] for r in rounds), 1)
-    adapted.self_training = {**dataclasses.asdict(args), "texts": len(texts), "seconds": seconds, "rounds_run": rounds}
+    adapted.self_training = {
+        **dataclasses.asdict(args),
+        "texts": len(texts),
+        "examples": len(examples[0]),
+        "seconds": seconds,
+        "rounds_run": rounds,
+    }
     return adapted
 
 
-def _claim(folder: Path, texts: list[str], described: dict, args: SelfTrainingArguments, encoder: str) -> None:
+def _checked_examples(examples, described: dict) -> tuple[list[str], list]:
+    """``examples`` as (texts, labels), every label one with a label text; ([], []) for none."""
+    if examples is None:
+        return [], []
+    if not isinstance(examples, (tuple, list)) or len(examples) != 2:
+        raise ValueError("examples must be a pair (texts, labels), e.g. examples=(['card lost'], ['lost_card']).")
+    texts = check_texts(examples[0])
+    labels = check_labels(examples[1], len(texts), multi_label=False)
+    for label in dict.fromkeys(labels):
+        if label not in described:
+            raise ValueError(
+                f"example label {label!r} has no label text; self-training trains on label texts: give it one "
+                f"first, e.g. classifier.add_labels({{{label!r}: 'a sentence saying what it is about'}}) "
+                "(on the command line, a line in the --labels YAML)."
+            )
+    return texts, labels
+
+
+def _with_examples(classifier, examples: tuple[list[str], list]):
+    """``classifier`` itself without examples, else a copy holding them (the original keeps none)."""
+    return copy.copy(classifier).add_examples(*examples) if examples[0] else classifier
+
+
+def _claim(folder: Path, texts: list[str], described: dict, args: SelfTrainingArguments, encoder: str, examples):
     """Mark ``folder`` as this run's: resuming a run of other texts, labels or settings would mix two runs."""
     settings = {k: v for k, v in dataclasses.asdict(args).items() if k != "checkpoint_every"}
     texts_sha256 = hashlib.sha256("\n".join(texts).encode()).hexdigest()
     run = {"encoder": str(encoder), "labels": described, "settings": settings, "texts_sha256": texts_sha256}
+    if examples[0]:
+        run["examples_sha256"] = hashlib.sha256(json.dumps(examples, default=str).encode()).hexdigest()
     record = folder / "self_training_run.json"
     if record.is_file() and json.loads(record.read_text()) != run:
         raise ValueError(
-            f"{folder} holds a self-training run of other texts, labels, settings or encoder; "
+            f"{folder} holds a self-training run of other texts, examples, labels, settings or encoder; "
             "give a new output_dir (or delete that one) to start afresh."
         )
     folder.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(run, indent=2, ensure_ascii=False))
 
 
-def _pseudo_labelled(classifier, texts: list[str], described: dict, args: SelfTrainingArguments):
-    """The pseudo-labelled texts as a task set, without classes too rare to fill an episode."""
+def _pseudo_labelled(classifier, texts: list[str], described: dict, args: SelfTrainingArguments, examples):
+    """The pseudo-labelled texts and the examples as a task set, without classes too rare to fill an episode."""
     from .tasks.classification import ClassificationTaskSet
 
     kept_texts, kept_labels = pseudo_label(classifier, texts, args.per_class)
+    kept_texts, kept_labels = kept_texts + examples[0], kept_labels + examples[1]
     need = args.shot[1] + args.query
     usable = {c for c in described if kept_labels.count(c) >= need}
     logger.info(
@@ -200,11 +241,11 @@ def _train(encoder, pseudo, head, args: SelfTrainingArguments, folder: Path, che
     return round(trainer.wall_seconds, 1)  # summed over resumptions
 
 
-def _with_encoder(classifier, encoder, described: dict):
-    """A copy of the zero-shot ``classifier`` on ``encoder``, its label texts embedded again."""
+def _with_encoder(classifier, encoder, described: dict, examples):
+    """A copy of the zero-shot ``classifier`` on ``encoder``, its label texts embedded again, with the examples."""
     adapted = copy.copy(classifier)
     adapted.encoder = encoder
     adapted.head = copy.deepcopy(classifier.head)
     adapted._meta_lora = None
     adapted.head.add_descriptions(encoder, described)
-    return adapted
+    return _with_examples(adapted, examples)

@@ -54,9 +54,32 @@ def test_predict_self_trains_on_the_input_texts_before_classifying(files, tiny_m
     assert main([*args, "--self-train", "-o", str(out), "--save", str(saved)]) == 0
     assert len(list(csv.DictReader(out.open()))) == 32
     record = FewShotClassifier.from_pretrained(saved).self_training
-    assert record["texts"] == 32 and record["steps"] == 100
+    assert record["texts"] == 32 and record["steps"] == 100 and record["examples"] == 0
     assert main(["predict", str(files / "texts.txt"), "--model", str(saved), "--self-train"]) == 2
     assert "--self-train builds a new classifier from --labels" in capsys.readouterr().err
+
+
+def test_predict_self_trains_with_the_examples_instead_of_fitting_them_after(files, tiny_model_dir, monkeypatch):
+    calls = []
+
+    def self_train(classifier, texts, args=None, output_dir=None, examples=None):
+        calls.append((texts, examples))
+        return classifier
+
+    monkeypatch.setattr(FewShotClassifier, "self_train", self_train)
+    monkeypatch.setattr(FewShotClassifier, "fit", lambda *a, **k: pytest.fail("examples fitted after self_train"))
+    args = [
+        "predict",
+        str(files / "texts.txt"),
+        "--encoder",
+        str(tiny_model_dir),
+        "--labels",
+        str(files / "labels.yaml"),
+    ]
+    assert main([*args, "--examples", str(files / "examples.csv"), "--self-train", "-o", str(files / "p.csv")]) == 0
+    rows = list(csv.DictReader(EXAMPLES.splitlines()))
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    assert calls == [(["my card never arrived", "hello there how are you", "please cancel my order"], (texts, labels))]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])

@@ -69,8 +69,14 @@ def test_a_stopped_self_training_resumes_exactly(tiny_encoder, tmp_path, monkeyp
 
 def test_self_training_refuses_what_it_cannot_do(tiny_encoder):
     with_examples = FewShotClassifier(tiny_encoder, WORDS).add_examples(["card now"], ["card"])
-    with pytest.raises(ValueError, match="then fit / add_examples"):
+    with pytest.raises(ValueError, match="examples=\\(example_texts, example_labels\\)"):
         with_examples.self_train(TEXTS, FEW)
+    with pytest.raises(ValueError, match="example label 'weather' has no label text"):
+        FewShotClassifier(tiny_encoder, WORDS).self_train(TEXTS, FEW, examples=(["rain"], ["weather"]))
+    with pytest.raises(ValueError, match="must be a pair"):
+        FewShotClassifier(tiny_encoder, WORDS).self_train(TEXTS, FEW, examples=["card now"])
+    with pytest.raises(ValueError, match="got 1 texts but 2 labels"):
+        FewShotClassifier(tiny_encoder, WORDS).self_train(TEXTS, FEW, examples=(["card now"], ["card", "cancel"]))
     with pytest.raises(ValueError, match="multi_label"):
         FewShotClassifier(tiny_encoder, WORDS, multi_label=True).self_train(TEXTS, FEW)
     with pytest.raises(ValueError, match="more unlabelled texts"):
@@ -105,3 +111,40 @@ def test_an_out_of_scope_threshold_of_the_old_encoder_is_not_carried_over(tiny_e
     with pytest.warns(UserWarning, match="call calibrate_oos on it again"):
         adapted = classifier.self_train(TEXTS, FEW)
     assert adapted.oos_threshold is None and classifier.oos_threshold == 0.3
+
+
+def test_examples_guide_the_labelling_join_the_training_and_stay_in_the_copy(tiny_encoder, monkeypatch):
+    import fewshot_nlp.self_training as self_training
+
+    trained_on, real_train = [], self_training._train
+
+    def recording(encoder, pseudo, *args):
+        trained_on.append({c: list(texts) for c, texts in pseudo.by_class.items()})
+        return real_train(encoder, pseudo, *args)
+
+    monkeypatch.setattr(self_training, "_train", recording)
+    guessed, real_guess = [], self_training.pseudo_label
+
+    def recording_guess(classifier, texts, per_class):
+        guessed.append((int(classifier.head.example_count.sum()), list(texts)))
+        return real_guess(classifier, texts, per_class)
+
+    monkeypatch.setattr(self_training, "pseudo_label", recording_guess)
+    example_texts = ["card please 0", "balance due", "lost my card", "card gone", "cancel it", "stop it"]
+    example_labels = ["balance", "balance", "card", "card", "cancel", "cancel"]
+    two = SelfTrainingArguments(**{**vars(FEW), "shot": [1, 1], "query": 1})  # two examples fill an episode
+    classifier = FewShotClassifier(tiny_encoder, WORDS)
+    adapted = classifier.self_train(TEXTS, two, examples=(example_texts, example_labels))
+    # the guesses come from the label texts and the six examples, never of an example's own text
+    assert guessed == [(6, [t for t in TEXTS if t != "card please 0"])]
+    # each example is trained on under its own label, once
+    assert all(trained_on[0][label].count(text) == 1 for text, label in zip(example_texts, example_labels))
+    assert sum(texts.count("card please 0") for texts in trained_on[0].values()) == 1
+    # the copy holds the examples, embedded by the trained encoder; the original holds none
+    counts = dict(zip(adapted.classes_, adapted.head.example_count.tolist()))
+    assert counts == {"card": 2, "cancel": 2, "balance": 2, "password": 0}
+    balance = adapted.classes_.index("balance")
+    embedded = adapted.encoder.encode(["card please 0", "balance due"])
+    expected = (embedded.sum(0) + adapted.head.description[balance]) / 3
+    assert torch.allclose(adapted.head.class_vectors()[balance], expected, atol=1e-5)
+    assert int(classifier.head.example_count.sum()) == 0 and adapted.self_training["examples"] == 6
