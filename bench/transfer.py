@@ -27,6 +27,7 @@ docs/results/transfer.json and the ``transfer`` section of docs/experiments/2026
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -115,6 +116,15 @@ SELF_TRAINED = {
     for name, start in (("frozen", None), ("full-hard-lora-r32", "full-hard-lora-r32"))
     for suffix, overrides in (("", {}), ("-seed1", {"seed": 1}))
 }
+#: self-training with a support set (2026-12-02, fifth session; declared before running, on SNIPS then SGD, the
+#: folds whose all-way 5-shot mixture the self-training from label texts left below +1.5): for each of the first
+#: EXAMPLE_EPISODES episodes of the all-way 5-shot stream, the start self-trained (defaults) on the same unlabelled
+#: texts with that episode's support set as examples (``self_train(texts, examples=...)``), scored with the
+#: mixture on the episode's queries; paired, on those episodes, with the frozen MiniLM, the start, and the
+#: start self-trained from label texts alone (the -st variant, its support set added after). {variant: -st variant}
+WITH_EXAMPLES = {"full-hard-lora-r32-stx": "full-hard-lora-r32-st"}
+EXAMPLE_EPISODES = 5  # each one a self-training run (1.5 to 8 minutes on 2 cores)
+EXAMPLE_SETTING = "all-way 5-shot, mixture"
 #: where those texts come from: the train split (other texts than the test's); SGD's test services are
 #: absent from its train split, so there the test texts themselves (transductive; labels never read)
 UNLABELLED_SPLIT = {"banking77": "train", "clinc150": "train", "snips": "train", "sgd": "test"}
@@ -210,6 +220,76 @@ def self_trained(variant: str, held_out: str, data: str, runs: Path) -> Path:
     }
     adapted.save_pretrained(output)
     return output
+
+
+def with_examples(variant: str, held_out: str, data: str, runs: Path) -> dict:
+    """Scores of the WITH_EXAMPLES variant (per-episode self-training runs resume; finished episodes are kept)."""
+    output = runs / f"{variant}-{held_out}"
+    done = output / "transfer_eval.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    zero_shot_variant = WITH_EXAMPLES[variant]
+    start, overrides = SELF_TRAINED[zero_shot_variant]
+    settings = SelfTrainingArguments(**overrides)
+    test = load_task_set(f"{held_out}:test", data)
+    labels = {c: test.label_text(c) for c in test.classes}
+    episodes = episodes_for(test)[EXAMPLE_SETTING][:EXAMPLE_EPISODES]
+    start_dir = (extract if start in EXTRACTED else train)(start, held_out, data, runs)
+
+    def make(encoder, episode):
+        return FewShotClassifier(encoder, {c: labels[c] for c in episode.classes})
+
+    def mixture(encoder) -> list[float]:
+        return evaluate_episodes(make, episodes, encoder, progress=False).per_episode
+
+    scores = {
+        "frozen": mixture(SentenceEncoder(DEFAULT_ENCODER)),
+        "start": mixture(FewShotClassifier.from_pretrained(start_dir).encoder),
+        "self-trained from label texts": mixture(
+            FewShotClassifier.from_pretrained(self_trained(zero_shot_variant, held_out, data, runs)).encoder
+        ),
+    }
+    texts, truth = unlabelled_texts(held_out, data)
+    runs_record = []
+    for i, episode in enumerate(episodes):
+        folder = output / f"episode{i}"
+        record = folder / "score.json"
+        if not record.is_file():
+            examples = (episode.support_texts, episode.support_labels)
+            model = FewShotClassifier.from_pretrained(start_dir, labels)
+            guesser = FewShotClassifier.from_pretrained(start_dir, labels).fit(*examples)
+            kept, guessed = pseudo_label(guesser, [t for t in texts if t not in set(examples[0])], settings.per_class)
+            print(f"self-training {variant} on {held_out}, episode {i + 1} of {len(episodes)}", flush=True)
+            adapted = model.self_train(texts, settings, output_dir=folder / "training", examples=examples)
+            score = {
+                "accuracy": adapted.score(episode.query_texts, episode.query_labels),
+                "pseudo_label_precision": float(np.mean([truth[t] == y for t, y in zip(kept, guessed)])),
+                "seconds": adapted.self_training["seconds"],
+            }
+            record.write_text(json.dumps(score))
+        runs_record.append(json.loads(record.read_text()))
+    scores["self-trained with the support set"] = [r["accuracy"] for r in runs_record]
+    final = "self-trained with the support set"
+    pairs = [(final, "frozen"), (final, "start"), (final, "self-trained from label texts")]
+    pairs += [("self-trained from label texts", "frozen"), ("start", "frozen")]
+    result = {
+        "held_out": held_out,
+        "classes": len(test.classes),
+        "setting": EXAMPLE_SETTING,
+        "episodes": len(episodes),
+        "start": start,
+        "unlabelled_split": UNLABELLED_SPLIT[held_out],
+        "self_training": dataclasses.asdict(settings),
+        "pseudo_label_precision": [round(r["pseudo_label_precision"], 4) for r in runs_record],
+        "seconds": [r["seconds"] for r in runs_record],
+        "accuracy": {name: [round(x, 4) for x in mean_confidence_interval(s)] for name, s in scores.items()},
+        "difference": {
+            f"{a} - {b}": [round(x, 4) for x in mean_confidence_interval([x - y for x, y in zip(scores[a], scores[b])])]
+            for a, b in pairs
+        },
+    }
+    done.write_text(json.dumps(result, indent=2))
+    return result
 
 
 def episodes_for(task_set) -> dict:
@@ -310,6 +390,15 @@ def report(runs: Path, command: str) -> dict:
                 results.setdefault(variant, {})[held_out] = json.loads(path.read_text())
             elif held_out in earlier.get(variant, {}):
                 results.setdefault(variant, {})[held_out] = earlier[variant][held_out]
+    with_support = {}
+    earlier = json.loads(published.read_text()).get("with_examples", {}) if published.is_file() else {}
+    for variant in WITH_EXAMPLES:
+        for held_out in HELD_OUT:
+            path = runs / f"{variant}-{held_out}" / "transfer_eval.json"
+            if path.is_file():
+                with_support.setdefault(variant, {})[held_out] = json.loads(path.read_text())
+            elif held_out in earlier.get(variant, {}):
+                with_support.setdefault(variant, {})[held_out] = earlier[variant][held_out]
     out = {
         "command": command,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
@@ -324,6 +413,7 @@ def report(runs: Path, command: str) -> dict:
         "unlabelled_split": UNLABELLED_SPLIT,
         "unlabelled_texts": UNLABELLED_TEXTS,
         "results": results,
+        "with_examples": with_support,
     }
     (ROOT / "docs" / "results").mkdir(parents=True, exist_ok=True)
     published.write_text(json.dumps(out, indent=2))
@@ -376,6 +466,23 @@ def report_lines(out: dict) -> list[str]:
             + f" | {t['pseudo_label_precision']:.3f} | {t['rounds']} x {t['steps']} | {t['seconds']:.0f} |"
             for v, h, t in self_training
         ]
+    for variant, by_corpus in out["with_examples"].items():
+        columns = [*next(iter(by_corpus.values()))["accuracy"], *next(iter(by_corpus.values()))["difference"]]
+        lines += [
+            "",
+            f"{variant}: self-trained per episode with its support set ({EXAMPLE_SETTING}); accuracy, then paired "
+            "differences in points, mean ± 95% CI over the episodes:",
+            "",
+            "| held out | episodes | pseudo-label precision | training s | " + " | ".join(columns) + " |",
+            "|---|---|---|---|" + "---|" * len(columns),
+        ]
+        for held_out, r in by_corpus.items():
+            cells = [f"{m:.4f} ± {ci:.4f}" for m, ci in r["accuracy"].values()]
+            cells += [f"{m * 100:+.1f} ± {ci * 100:.1f}" for m, ci in r["difference"].values()]
+            lines.append(
+                f"| {held_out} | {r['episodes']} | {np.mean(r['pseudo_label_precision']):.3f} | "
+                f"{np.mean(r['seconds']):.0f} | " + " | ".join(cells) + " |"
+            )
     lines.append("")
     for variant, by_corpus in out["results"].items():
         for held_out, r in by_corpus.items():
@@ -399,7 +506,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
     parser.add_argument("--held-out", nargs="+", choices=HELD_OUT, default=HELD_OUT)
-    every = [*VARIANTS, *EXTRACTED, *SELF_TRAINED]
+    every = [*VARIANTS, *EXTRACTED, *SELF_TRAINED, *WITH_EXAMPLES]
     parser.add_argument("--variant", nargs="+", choices=every, default=every)
     parser.add_argument("--runs", default=str(ROOT / "runs" / "transfer"), help="folder of the runs")
     parser.add_argument("--report", action="store_true", help="only rebuild the tables from finished runs")
@@ -412,6 +519,11 @@ def main() -> None:
             raise SystemExit(f"data folder {args.data!r} not found; pass --data (the folder that holds intents/).")
         for variant in args.variant:
             for held_out in args.held_out:
+                if variant in WITH_EXAMPLES:
+                    result = with_examples(variant, held_out, args.data, runs)
+                    print(json.dumps({"variant": variant, "held_out": held_out, **result["difference"]}), flush=True)
+                    report(runs, command)
+                    continue
                 build = extract if variant in EXTRACTED else self_trained if variant in SELF_TRAINED else train
                 model_dir = build(variant, held_out, args.data, runs)
                 result = evaluate(model_dir, held_out, args.data, runs)
