@@ -111,6 +111,8 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
     examples = _checked_examples(examples, described)
     known = set(examples[0])
     texts = [t for t in texts if t not in known]  # an example's label is known, not guessed
+    if not texts:
+        raise ValueError("every unlabelled text is one of the examples; self_train needs texts without labels too.")
     encoder = copy.deepcopy(classifier.encoder)
     if encoder.lora_settings is not None:  # every weight is trained: fold the adapter in first
         from .lora import merge_lora

@@ -73,6 +73,8 @@ def test_self_training_refuses_what_it_cannot_do(tiny_encoder):
         with_examples.self_train(TEXTS, FEW)
     with pytest.raises(ValueError, match="example label 'weather' has no label text"):
         FewShotClassifier(tiny_encoder, WORDS).self_train(TEXTS, FEW, examples=(["rain"], ["weather"]))
+    with pytest.raises(ValueError, match="every unlabelled text is one of the examples"):
+        FewShotClassifier(tiny_encoder, WORDS).self_train(TEXTS[:2], FEW, examples=(TEXTS[:2], ["card", "card"]))
     with pytest.raises(ValueError, match="must be a pair"):
         FewShotClassifier(tiny_encoder, WORDS).self_train(TEXTS, FEW, examples=["card now"])
     with pytest.raises(ValueError, match="got 1 texts but 2 labels"):
