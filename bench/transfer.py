@@ -382,6 +382,19 @@ def evaluate(model_dir: Path, held_out: str, data: str, runs: Path) -> dict:
     return result
 
 
+def finished(runs: Path, variants, earlier: dict) -> dict:
+    """{variant: {held_out: evaluation}} of the variants: each finished in ``runs``, else as in ``earlier``."""
+    found = {}
+    for variant in variants:
+        for held_out in HELD_OUT:
+            path = runs / f"{variant}-{held_out}" / "transfer_eval.json"
+            if path.is_file():
+                found.setdefault(variant, {})[held_out] = json.loads(path.read_text())
+            elif held_out in earlier.get(variant, {}):
+                found.setdefault(variant, {})[held_out] = earlier[variant][held_out]
+    return found
+
+
 def report(runs: Path, command: str) -> dict:
     """docs/results/transfer.json and the docs section, from every finished evaluation.
 
@@ -389,24 +402,9 @@ def report(runs: Path, command: str) -> dict:
     evaluations found in ``runs`` are laid over them: a fresh checkout adds cells, never drops any.
     """
     published = ROOT / "docs" / "results" / "transfer.json"
-    earlier = json.loads(published.read_text())["results"] if published.is_file() else {}
-    results = {}
-    for variant in [*VARIANTS, *EXTRACTED, *SELF_TRAINED]:
-        for held_out in HELD_OUT:
-            path = runs / f"{variant}-{held_out}" / "transfer_eval.json"
-            if path.is_file():
-                results.setdefault(variant, {})[held_out] = json.loads(path.read_text())
-            elif held_out in earlier.get(variant, {}):
-                results.setdefault(variant, {})[held_out] = earlier[variant][held_out]
-    with_support = {}
-    earlier = json.loads(published.read_text()).get("with_examples", {}) if published.is_file() else {}
-    for variant in WITH_EXAMPLES:
-        for held_out in HELD_OUT:
-            path = runs / f"{variant}-{held_out}" / "transfer_eval.json"
-            if path.is_file():
-                with_support.setdefault(variant, {})[held_out] = json.loads(path.read_text())
-            elif held_out in earlier.get(variant, {}):
-                with_support.setdefault(variant, {})[held_out] = earlier[variant][held_out]
+    earlier = json.loads(published.read_text()) if published.is_file() else {}
+    results = finished(runs, [*VARIANTS, *EXTRACTED, *SELF_TRAINED], earlier.get("results", {}))
+    with_support = finished(runs, WITH_EXAMPLES, earlier.get("with_examples", {}))
     out = {
         "command": command,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
