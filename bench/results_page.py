@@ -562,10 +562,12 @@ def support_set_table(n: Numbers) -> list[str]:
         f"Against the issue's all-way 5-shot mixture targets (+1.5; +3 on BANKING77), from the adapter, on "
         f"{first['episodes']} episodes rather than 50: met on {', '.join(met) or 'none'}"
         + (f"; missed on {', '.join(missed)}. " if missed else ". ")
-        + "".join(
-            f"On {fold}, the adapter's start minus the frozen start, both self-trained with the examples: "
-            f"{points(*gain)} points. "
-            for fold, gain in starts.items()
+        + (
+            "The adapter's start minus the frozen start, both self-trained with the examples: "
+            + ", ".join(f"{fold} {points(*gain)}" for fold, gain in starts.items())
+            + " points. "
+            if starts
+            else ""
         )
         + "The intervals count support sets, not self-training runs, and each fold's first five episodes may be "
         "easier or harder than its fifty (compare the frozen column with the table's).",

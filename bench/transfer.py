@@ -435,7 +435,7 @@ def adapter_minus_frozen(with_support: dict) -> dict:
     """Per fold where both starts ran with the support set: the meta-trained start's paired gain (mean, 95% CI)."""
     adapter, frozen = (with_support.get(v, {}) for v in ("full-hard-lora-r32-stx", "frozen-stx"))
     gains = {}
-    for held_out in adapter.keys() & frozen.keys():
+    for held_out in [h for h in HELD_OUT if h in adapter and h in frozen]:
         a, b = (runs[held_out].get("per_episode", {}).get(SUPPORT_SET) for runs in (adapter, frozen))
         if a and b:
             gains[held_out] = [round(x, 4) for x in mean_confidence_interval([x - y for x, y in zip(a, b)])]
