@@ -570,7 +570,7 @@ def support_set_table(n: Numbers) -> list[str]:
             else ""
         )
         + "The intervals count support sets, not self-training runs, and each fold's first five episodes may be "
-        "easier or harder than its fifty (compare the frozen column with the table's).",
+        "easier or harder than its fifty (compare the frozen column with the frozen accuracies near the top of this page).",
         "",
     ]
 

@@ -18,6 +18,8 @@ An extracted variant (``full-lora-r32``) trains nothing of its own: it is its so
 fine-tune turned into a LoRA adapter (truncated SVD of each linear layer's weight change), the
 form in which a full fine-tune can ship inside the package; ``-xS`` variants scale that change by
 S, soups fit the weight average of several fine-tunes (their training columns are the first's).
+Self-trained variants (``-st``) train a start on the held-out corpus' unlabelled texts; ``-stx``
+variants do it once per all-way episode with the episode's support set as labelled examples.
 
 Each (variant, X) run lives in ``runs/transfer/<variant>-<X>/``: a stopped training resumes
 from its checkpoint, and a finished evaluation (``transfer_eval.json``) is not redone. Writes
@@ -263,10 +265,10 @@ def with_examples(variant: str, held_out: str, data: str, runs: Path) -> dict:
         folder = output / f"episode{i}"
         record = folder / "score.json"
         if not record.is_file():
-            examples = (episode.support_texts, episode.support_labels)
+            examples, known = (episode.support_texts, episode.support_labels), set(episode.support_texts)
             model = start_classifier(start, held_out, data, runs, labels)
-            guesser = start_classifier(start, held_out, data, runs, labels).fit(*examples)
-            kept, guessed = pseudo_label(guesser, [t for t in texts if t not in set(examples[0])], settings.per_class)
+            guesser = start_classifier(start, held_out, data, runs, labels).fit(*examples)  # the first round's
+            kept, guessed = pseudo_label(guesser, [t for t in texts if t not in known], settings.per_class)
             print(f"self-training {variant} on {held_out}, episode {i + 1} of {len(episodes)}", flush=True)
             adapted = model.self_train(texts, settings, output_dir=folder / "training", examples=examples)
             score = {
