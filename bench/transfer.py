@@ -252,22 +252,26 @@ def with_examples(variant: str, held_out: str, data: str, runs: Path) -> dict:
     def mixture(encoder) -> list[float]:
         return evaluate_episodes(make, episodes, encoder, progress=False).per_episode
 
+    model = start_classifier(start, held_out, data, runs, labels)  # self_train copies it: one serves every episode
+    frozen = mixture(SentenceEncoder(DEFAULT_ENCODER))
     scores = {
-        "frozen": mixture(SentenceEncoder(DEFAULT_ENCODER)),
-        "start": mixture(start_classifier(start, held_out, data, runs, labels).encoder),
+        "frozen": frozen,
+        "start": frozen if start is None else mixture(model.encoder),
         "self-trained from label texts": mixture(
             FewShotClassifier.from_pretrained(self_trained(zero_shot_variant, held_out, data, runs)).encoder
         ),
     }
     texts, truth = unlabelled_texts(held_out, data)
+    start_embeddings = None  # the start's embeddings of the unlabelled texts, for every episode's first guesses
     runs_record = []
     for i, episode in enumerate(episodes):
         folder = output / f"episode{i}"
         record = folder / "score.json"
         if not record.is_file():
             examples, known = (episode.support_texts, episode.support_labels), set(episode.support_texts)
-            model = start_classifier(start, held_out, data, runs, labels)
-            guesser = start_classifier(start, held_out, data, runs, labels).fit(*examples)  # the first round's
+            if start_embeddings is None:
+                start_embeddings = PrecomputedEncoder(model.encoder, texts)
+            guesser = FewShotClassifier(start_embeddings, labels).fit(*examples)  # the first round's guesses
             kept, guessed = pseudo_label(guesser, [t for t in texts if t not in known], settings.per_class)
             print(f"self-training {variant} on {held_out}, episode {i + 1} of {len(episodes)}", flush=True)
             adapted = model.self_train(texts, settings, output_dir=folder / "training", examples=examples)
@@ -487,7 +491,8 @@ def report_lines(out: dict) -> list[str]:
             for v, h, t in self_training
         ]
     for variant, by_corpus in out["with_examples"].items():
-        columns = [*next(iter(by_corpus.values()))["accuracy"], *next(iter(by_corpus.values()))["difference"]]
+        first = next(iter(by_corpus.values()))
+        columns = [*first["accuracy"], *first["difference"]]
         lines += [
             "",
             f"{variant}: self-trained per episode with its support set ({EXAMPLE_SETTING}); accuracy, then paired "
