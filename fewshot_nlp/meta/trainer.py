@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..encoders import DEFAULT_ENCODER, LoraSettings, SentenceEncoder
 from ..evaluation import PrecomputedEncoder, evaluate_episodes
 from ..heads.prototype import METRICS
-from ..tasks import EpisodeSampler, load_task_set, save_class_split
+from ..tasks import EpisodeSampler, cloze_task_set, load_task_set, save_class_split
 from ..tasks.episodes import Episode, _as_range
 from .checkpoint import (
     latest_checkpoint,
@@ -149,6 +149,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "encoder's embedding of their label texts (fine distinctions)."
         },
     )
+    cloze_fraction: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of training episodes drawn from cloze tasks made of the training texts (a class per "
+            "word, its texts with the word masked; fewshot_nlp.tasks.cloze): classes no corpus has."
+        },
+    )
     finetune: str = field(
         default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
     )
@@ -174,10 +181,9 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
     def __post_init__(self):
         super().__post_init__()
         _as_range(self.shot, "shot")
-        self.temperature, self.anchor_weight, self.zero_shot_fraction, self.hard_fraction = (
-            _number(name, getattr(self, name))
-            for name in ("temperature", "anchor_weight", "zero_shot_fraction", "hard_fraction")
-        )
+        fractions = ("zero_shot_fraction", "hard_fraction", "cloze_fraction")
+        for name in ("temperature", "anchor_weight", *fractions):
+            setattr(self, name, _number(name, getattr(self, name)))
         if self.label_weight is not None:
             self.label_weight = _number("label_weight", self.label_weight)
         if self.metric not in METRICS:
@@ -188,7 +194,7 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError("finetune='full' trains every weight; remove the lora settings (lora: {}).")
         if self.label_weight is not None and not self.label_weight > 0:
             raise ValueError(f"label_weight={self.label_weight!r} must be > 0, or null for prototypes only.")
-        for name in ("zero_shot_fraction", "hard_fraction"):
+        for name in fractions:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be in [0, 1].")
         if self.zero_shot_fraction and self.label_weight is None:
@@ -279,6 +285,11 @@ class MetaTrainer:
             )
             for name, ts in task_sets.items()
         ]
+        self.cloze_sampler = None
+        if args.cloze_fraction:  # from the training classes' texts only: nothing of a held-out class
+            train_texts = [t for sampler in self.train_samplers for t in sampler.task_set.texts_and_labels()[0]]
+            cloze = cloze_task_set(train_texts, seed=args.seed)
+            self.cloze_sampler = EpisodeSampler(cloze, args.way, shot, args.query, seed=args.seed, cap_way=True)
         if args.val_tasks:
             val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
         else:
@@ -308,7 +319,8 @@ class MetaTrainer:
         """The meta-batch of outer step ``step``: fixed by (seed, step), whatever happened before.
 
         Each episode comes from one task set: in turn, or drawn with ``task_weights``; a
-        ``zero_shot_fraction`` of them lose their support set.
+        ``cloze_fraction`` of them are cloze tasks instead; a ``zero_shot_fraction`` of them lose
+        their support set.
         """
         args, samplers = self.args, self.train_samplers
         episodes = []
@@ -320,6 +332,8 @@ class MetaTrainer:
                 weights = np.asarray(args.task_weights, dtype=float)
                 which = np.random.default_rng([args.seed, index, 1]).choice(len(samplers), p=weights / weights.sum())
                 episode = samplers[which].episode(index)
+            if self.cloze_sampler and np.random.default_rng([args.seed, index, 3]).random() < args.cloze_fraction:
+                episode = self.cloze_sampler.episode(index)
             if args.zero_shot_fraction and np.random.default_rng([args.seed, index, 2]).random() < (
                 args.zero_shot_fraction
             ):

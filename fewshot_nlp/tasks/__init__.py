@@ -8,6 +8,7 @@ from .classification import (
     read_label_descriptions,
     save_class_split,
 )
+from .cloze import cloze_task_set
 from .episodes import Episode, EpisodeSampler, load_episodes, save_episodes
 from .readers import (
     CSV_CORPORA,
@@ -39,6 +40,7 @@ __all__ = [
     "TranslationTaskSet",
     "bible_languages",
     "check_class_split",
+    "cloze_task_set",
     "data_root",
     "label_descriptions",
     "load_class_split",

@@ -1,0 +1,73 @@
+"""Cloze tasks: classification tasks made from unlabelled texts, one class per masked word.
+
+Labelled corpora are few, and an encoder meta-trained on them learns those corpora. Any pile of
+texts gives thousands of further classes (Bansal et al. 2020, subset masked language-model tasks):
+a class is a word, its texts are the texts that contain it with the word masked out, and its
+label text, by the one rule of :mod:`fewshot_nlp.labels`, is "This text is about <word>.". To
+place a text there the encoder must read what the text means without the word that names it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from .classification import ClassificationTaskSet
+
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def cloze_task_set(
+    texts,
+    min_texts: int = 8,
+    max_share: float = 0.01,
+    per_word: int = 40,
+    min_length: int = 4,
+    mask: str = "[MASK]",
+    seed: int = 0,
+    name: str = "cloze",
+) -> ClassificationTaskSet:
+    """A task set whose classes are words of ``texts`` and whose texts have that word masked.
+
+    A word (lower-cased, letters only, at least ``min_length`` of them) is a class when it occurs
+    in at least ``min_texts`` distinct texts and in at most ``max_share`` of them, and is written
+    in lower case in at least half of those: common words ("what", "have") say nothing of a text's
+    meaning, and leaving them out needs no stop-word list; names ("Manhattan", "Johnny") would
+    make the tasks trivia. A class keeps at most ``per_word`` of its texts (drawn with ``seed``), so that frequent
+    words do not outweigh the rest when texts are counted. Every occurrence of the word in a text
+    is replaced by ``mask`` ("[MASK]" is the mask token of BERT-style tokenizers).
+    """
+    texts = list(dict.fromkeys(str(t) for t in texts))
+    if min_texts < 1 or per_word < 1 or min_length < 1 or not 0 < max_share <= 1:
+        raise ValueError(
+            f"min_texts={min_texts!r}, per_word={per_word!r}, min_length={min_length!r} must be >= 1 and "
+            f"max_share={max_share!r} in (0, 1]."
+        )
+    containing, in_lower_case = defaultdict(list), defaultdict(int)
+    for index, text in enumerate(texts):
+        found = [w for w in _WORD.findall(text) if len(w) >= min_length]
+        for word in {w.lower() for w in found}:
+            containing[word].append(index)
+        for word in {w for w in found if w.islower()}:
+            in_lower_case[word] += 1
+    most = max_share * len(texts)
+    words = sorted(
+        w for w, rows in containing.items() if min_texts <= len(rows) <= most and 2 * in_lower_case[w] >= len(rows)
+    )
+    if len(words) < 2:
+        raise ValueError(
+            f"{len(texts)} texts give {len(words)} words in {min_texts} to {most:.0f} texts; a cloze task set needs "
+            "at least 2: give more texts, or lower min_texts / raise max_share."
+        )
+    rng = np.random.default_rng(seed)
+    masked, labels = [], []
+    for word in words:
+        rows = containing[word]
+        if len(rows) > per_word:
+            rows = sorted(rng.choice(rows, per_word, replace=False).tolist())
+        pattern = re.compile(rf"(?<![A-Za-z]){word}(?![A-Za-z])", re.IGNORECASE)
+        masked += [pattern.sub(mask, texts[i]) for i in rows]
+        labels += [word] * len(rows)
+    return ClassificationTaskSet(masked, labels, name=name, conflicts="keep")
