@@ -46,7 +46,8 @@ def test_cloze_refuses_texts_that_give_no_classes():
 
 def test_a_cloze_fraction_of_training_episodes_are_cloze_tasks_of_the_training_texts(tiny_encoder, tmp_path):
     texts = corpus()
-    topics = ClassificationTaskSet(texts, [f"topic{i % 20}" for i in range(len(texts))], name="topics")
+    labels = [f"topic{i % 20}" for i in range(len(texts))]
+    topics = ClassificationTaskSet(texts, labels, name="topics")
     args = toy_args(tmp_path, tasks=["topics"], way=4, cloze_fraction=0.5, class_fractions=[0.5, 0.5, 0.0])
     trainer = MetaTrainer(args, encoder=tiny_encoder, task_sets={"topics": topics})
     seen = {t for c in trainer.class_split["topics"]["train"] for t in topics.by_class[c]}
@@ -59,3 +60,6 @@ def test_a_cloze_fraction_of_training_episodes_are_cloze_tasks_of_the_training_t
             assert text.replace("[MASK]", label) in seen  # made of training classes' texts only
     with pytest.raises(ValueError, match="cloze_fraction=2"):
         toy_args(tmp_path, cloze_fraction=2)
+    small = ClassificationTaskSet(texts[:100], labels[:100], name="small")  # 50 training texts: no word in 8
+    with pytest.raises(ValueError, match="cloze_fraction=0.5: 50 texts give 0 words.*Or set cloze_fraction=0"):
+        MetaTrainer(args, encoder=tiny_encoder, task_sets={"topics": small})

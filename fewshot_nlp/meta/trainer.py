@@ -288,7 +288,10 @@ class MetaTrainer:
         self.cloze_sampler = None
         if args.cloze_fraction:  # from the training classes' texts only: nothing of a held-out class
             train_texts = [t for sampler in self.train_samplers for t in sampler.task_set.texts_and_labels()[0]]
-            cloze = cloze_task_set(train_texts, seed=args.seed)
+            try:
+                cloze = cloze_task_set(train_texts, seed=args.seed)
+            except ValueError as error:
+                raise ValueError(f"cloze_fraction={args.cloze_fraction}: {error} Or set cloze_fraction=0.") from error
             self.cloze_sampler = EpisodeSampler(cloze, args.way, shot, args.query, seed=args.seed, cap_way=True)
         if args.val_tasks:
             val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
