@@ -33,6 +33,23 @@ CORPUS = [
 ]
 
 
+def made_up_word(i: int) -> str:
+    """A word of four letters, distinct for each i below 26**4."""
+    letters = ""
+    for _ in range(4):
+        letters, i = letters + "abcdefghijklmnopqrstuvwxyz"[i % 26], i // 26
+    return letters
+
+
+def made_up_texts(n: int = 2000, vocabulary: int = 600, seed: int = 0) -> list[str]:
+    """Texts of 5 words drawn from ``vocabulary`` made-up words: about 17 texts per word, under 1% each,
+    so that cloze tasks (fewshot_nlp.tasks.cloze) have hundreds of classes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [" ".join(made_up_word(int(i)) for i in rng.choice(vocabulary, 5, replace=False)) for _ in range(n)]
+
+
 def build_tiny_model(folder: Path) -> Path:
     """A 2-layer, 32-wide BERT with a WordPiece tokenizer trained on CORPUS, saved to ``folder``."""
     import torch

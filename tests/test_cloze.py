@@ -1,5 +1,5 @@
-import numpy as np
 import pytest
+from conftest import made_up_texts, made_up_word
 from test_meta import toy_args
 
 from fewshot_nlp import ClassificationTaskSet
@@ -7,28 +7,14 @@ from fewshot_nlp.meta import MetaTrainer
 from fewshot_nlp.tasks import cloze_task_set
 
 
-def word(i: int) -> str:
-    """A made-up word of letters only, distinct for each i."""
-    letters = ""
-    for _ in range(4):
-        letters, i = letters + "abcdefghijklmnopqrstuvwxyz"[i % 26], i // 26
-    return letters
-
-
-def corpus(n: int = 2000, vocabulary: int = 600, seed: int = 0) -> list[str]:
-    """Texts of 5 words drawn from ``vocabulary`` words (about 17 texts per word, under 1% each)."""
-    rng = np.random.default_rng(seed)
-    return [" ".join(word(int(i)) for i in rng.choice(vocabulary, 5, replace=False)) for _ in range(n)]
-
-
 def test_a_class_is_a_word_and_its_texts_are_texts_with_that_word_masked():
-    texts = corpus()
+    texts = made_up_texts()
     common = [f"{t} often" for t in texts]  # "often" is in every text: more than 1% of them
     common[0] += " rarely"  # in 1 text: fewer than 8
     common[1:12] = [f"{t} Londinium" for t in common[1:12]]  # a name, in 11 texts, never in lower case
     cloze = cloze_task_set(common, per_word=10)
     assert {"often", "rarely", "londinium"}.isdisjoint(cloze.classes)
-    assert set(cloze.classes) <= {word(i) for i in range(600)} and len(cloze.classes) > 300
+    assert set(cloze.classes) <= {made_up_word(i) for i in range(600)} and len(cloze.classes) > 300
     for label in cloze.classes[:50]:
         assert 8 <= len(cloze.by_class[label]) <= 10  # per_word caps a class
         for text in cloze.by_class[label]:
@@ -41,11 +27,11 @@ def test_cloze_refuses_texts_that_give_no_classes():
     with pytest.raises(ValueError, match="give 0 words.*lower min_texts"):
         cloze_task_set(["one short text", "another short text"])
     with pytest.raises(ValueError, match="max_share=0"):
-        cloze_task_set(corpus(), max_share=0)
+        cloze_task_set(made_up_texts(), max_share=0)
 
 
 def test_a_cloze_fraction_of_training_episodes_are_cloze_tasks_of_the_training_texts(tiny_encoder, tmp_path):
-    texts = corpus()
+    texts = made_up_texts()
     labels = [f"topic{i % 20}" for i in range(len(texts))]
     topics = ClassificationTaskSet(texts, labels, name="topics")
     args = toy_args(tmp_path, tasks=["topics"], way=4, cloze_fraction=0.5, class_fractions=[0.5, 0.5, 0.0])

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, made_up_texts
 
 from fewshot_nlp import FewShotClassifier, FewShotTranslator
 from fewshot_nlp.cli import load_training_arguments, main
@@ -53,6 +53,8 @@ def test_bad_overrides_and_configs(tmp_path):
 def test_recipe_runs_end_to_end_on_a_tiny_model(config, tiny_model_dir, tmp_path, capsys):
     words = ["card", "cancel", "balance", "password", "hello", "goodbye", "flight", "weather", "money", "order"]
     rows = [f"{w} {f} {i},{w}" for w in words for i, f in enumerate(["please", "now", "my", "the", "is", "how"])]
+    if config.startswith("default"):  # its cloze episodes need words found in 8+ texts: texts of made-up words
+        rows += [f"{text},{words[i % len(words)]}" for i, text in enumerate(made_up_texts())]
     (tmp_path / "toy.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
     out = tmp_path / "model"
     overrides = [
