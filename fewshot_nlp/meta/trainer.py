@@ -291,7 +291,10 @@ class MetaTrainer:
             try:
                 cloze = cloze_task_set(train_texts, seed=args.seed)
             except ValueError as error:
-                raise ValueError(f"cloze_fraction={args.cloze_fraction}: {error} Or set cloze_fraction=0.") from error
+                raise ValueError(
+                    f"cloze_fraction={args.cloze_fraction}: the training texts are too few for cloze tasks ({error}); "
+                    "train on more texts, or set cloze_fraction=0."
+                ) from error
             self.cloze_sampler = EpisodeSampler(cloze, args.way, shot, args.query, seed=args.seed, cap_way=True)
         if args.val_tasks:
             val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
@@ -335,7 +338,10 @@ class MetaTrainer:
                 weights = np.asarray(args.task_weights, dtype=float)
                 which = np.random.default_rng([args.seed, index, 1]).choice(len(samplers), p=weights / weights.sum())
                 episode = samplers[which].episode(index)
-            if self.cloze_sampler and np.random.default_rng([args.seed, index, 3]).random() < args.cloze_fraction:
+            if (
+                self.cloze_sampler is not None
+                and np.random.default_rng([args.seed, index, 3]).random() < args.cloze_fraction
+            ):
                 episode = self.cloze_sampler.episode(index)
             if args.zero_shot_fraction and np.random.default_rng([args.seed, index, 2]).random() < (
                 args.zero_shot_fraction

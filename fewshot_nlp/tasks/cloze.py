@@ -35,9 +35,9 @@ def cloze_task_set(
     in at least ``min_texts`` distinct texts and in at most ``max_share`` of them, and is written
     in lower case in at least half of those: common words ("what", "have") say nothing of a text's
     meaning, and leaving them out needs no stop-word list; names ("Manhattan", "Johnny") would
-    make the tasks trivia. A class keeps at most ``per_word`` of its texts (drawn with ``seed``), so that frequent
-    words do not outweigh the rest when texts are counted. Every occurrence of the word in a text
-    is replaced by ``mask`` ("[MASK]" is the mask token of BERT-style tokenizers).
+    make the tasks trivia. A class keeps at most ``per_word`` of its texts (drawn with ``seed``),
+    so that frequent words do not outweigh the rest when texts are counted. Every occurrence of
+    the word in a text is replaced by ``mask`` ("[MASK]" is the mask token of BERT-style tokenizers).
     """
     texts = list(dict.fromkeys(str(t) for t in texts))
     if min_texts < 1 or per_word < 1 or min_length < 1 or not 0 < max_share <= 1:
