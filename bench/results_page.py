@@ -35,15 +35,13 @@ SHIPPED = f"{SHIPPED_RECIPE}-lora-r32"  # ... as shipped
 #: the adapter the self-training runs started from: the default's recipe when they ran (before cloze episodes)
 ST_START, ST_START_NAME = "full-hard-lora-r32", "`full-hard` adapter"
 VALIDATION_FOLD = "clinc150"  # the held-out corpus that chose between recipes
-#: each recipe's two training seeds, as shipped
-SEED_PAIRS = {
-    "full": ("full-lora-r32", "full-seed1-lora-r32"),
-    "full-hard": ("full-hard-lora-r32", "full-hard-seed1-lora-r32"),
-    "full-hard-intents": ("full-hard-intents-lora-r32", "full-hard-intents-seed1-lora-r32"),
-    "full-hard-cloze": ("full-hard-cloze-lora-r32", "full-hard-cloze-seed1-lora-r32"),
-    "full-hard-way64": ("full-hard-way64-lora-r32", "full-hard-way64-seed1-lora-r32"),
-    "full-hard-cloze0.5": ("full-hard-cloze0.5-lora-r32", "full-hard-cloze0.5-seed1-lora-r32"),
-}
+
+
+def seed_pair(recipe: str) -> tuple[str, str]:
+    """A recipe's two training seeds, as shipped (bench/transfer.py names them so)."""
+    return f"{recipe}-lora-r32", f"{recipe}-seed1-lora-r32"
+
+
 #: what each run made on the validation fold only was there to decide (bench/transfer.py declares them)
 VALIDATION_QUESTIONS = {
     "full-lora-r32": "the previous default's recipe (seed 0)",
@@ -373,21 +371,12 @@ def meta_section(n: Numbers) -> list[str]:
             minutes = cells["_training"]["seconds"] / 60
             lines.append(f"| {variant} | {held_out} | " + " | ".join(row) + f" | {minutes:.0f} |")
     full_seeds, hard_seeds, intents_seeds, cloze_seeds, way64_seeds = (
-        fold_mean(*SEED_PAIRS[r])
+        fold_mean(*seed_pair(r))
         for r in ("full", "full-hard", "full-hard-intents", "full-hard-cloze", "full-hard-way64")
     )
     strengths = [v for v in VALIDATION_QUESTIONS if "-x" in v]
-    second = SEED_PAIRS[SHIPPED_RECIPE][1]
-    targets_met = [
-        f"{fold} {cell.split(',')[0]}"
-        for fold, targets in TARGETS.items()
-        for cell, target in targets.items()
-        if met_target(
-            n.transfer_cells(SHIPPED, fold)[cell]["difference"],
-            n.transfer_cells(SHIPPED, fold)[cell]["difference_ci95"],
-            target,
-        )
-    ]
+    second = seed_pair(SHIPPED_RECIPE)[1]
+    targets_met = [name for name, _, holds in against_targets(n, SHIPPED) if holds]
     second_seed = ""
     if second in four_folds:
         below = n.cells_below(second)
@@ -397,7 +386,7 @@ def meta_section(n: Numbers) -> list[str]:
             n.transfer_cells(a, VALIDATION_FOLD)[c]["difference"]
             - n.transfer_cells(b, VALIDATION_FOLD)[c]["difference"]
         )
-        for a, b in (SEED_PAIRS["full"], SEED_PAIRS["full-hard"])
+        for a, b in (seed_pair("full"), seed_pair("full-hard"))
         for c in TRANSFER_CELLS
     )
     lines += [
@@ -482,7 +471,7 @@ def meta_section(n: Numbers) -> list[str]:
 
 def cloze_share(n: Numbers) -> str:
     """Half of the episodes cloze against 30%, on the validation fold, once both seeds have run."""
-    half, shipped = SEED_PAIRS["full-hard-cloze0.5"], SEED_PAIRS[SHIPPED_RECIPE]
+    half, shipped = seed_pair("full-hard-cloze0.5"), seed_pair(SHIPPED_RECIPE)
     if not all(VALIDATION_FOLD in n.transfer["results"].get(v, {}) for v in half):
         return ""
     lead = n.five_cell_mean(VALIDATION_FOLD, *half) - n.five_cell_mean(VALIDATION_FOLD, *shipped)
@@ -492,8 +481,8 @@ def cloze_share(n: Numbers) -> str:
 
 def seeds_table(n: Numbers, four_folds: list[str]) -> list[str]:
     """Each recipe whose second training seed ran on every fold, both seeds as shipped."""
-    recipes = [r for r in ("full", "full-hard", SHIPPED_RECIPE) if all(v in four_folds for v in SEED_PAIRS[r])]
-    pairs = [SEED_PAIRS[r] for r in recipes]
+    recipes = [r for r in ("full", "full-hard", SHIPPED_RECIPE) if all(v in four_folds for v in seed_pair(r))]
+    pairs = [seed_pair(r) for r in recipes]
     if not pairs:
         return []
     folds = list(n.transfer["results"][SHIPPED])
@@ -513,7 +502,7 @@ def seeds_table(n: Numbers, four_folds: list[str]) -> list[str]:
         (
             after,
             before,
-            [n.five_cell_mean(f, *SEED_PAIRS[after]) - n.five_cell_mean(f, *SEED_PAIRS[before]) for f in folds],
+            [n.five_cell_mean(f, *seed_pair(after)) - n.five_cell_mean(f, *seed_pair(before)) for f in folds],
         )
         for before, after in zip(recipes, recipes[1:])
     ]
@@ -642,6 +631,16 @@ TARGETS = {
 }
 
 
+def against_targets(n: Numbers, variant: str) -> list[tuple[str, float, bool]]:
+    """Each of the issue's targets for ``variant``: ("fold cell", target points, met)."""
+    return [
+        (f"{fold} {cell.split(',')[0]}", target, met_target(c["difference"], c["difference_ci95"], target))
+        for fold, targets in TARGETS.items()
+        for cell, target in targets.items()
+        for c in [n.transfer_cells(variant, fold)[cell]]
+    ]
+
+
 def self_training_reading(n: Numbers, folds: list[str], frozen: str, adapted: str) -> list[str]:
     """What the self-training rows say, worded by the numbers themselves."""
     zero_shot = "zero-shot, label texts"
@@ -655,11 +654,8 @@ def self_training_reading(n: Numbers, folds: list[str], frozen: str, adapted: st
     else:
         verdict = "what meta-training adds is no longer consistent"
     met, missed = [], []
-    for fold, targets in TARGETS.items():
-        for cell, target in targets.items():
-            c = n.transfer_cells(adapted, fold)[cell]
-            holds = met_target(c["difference"], c["difference_ci95"], target)
-            (met if holds else missed).append(f"{fold} {cell.split(',')[0]} +{target:g}")
+    for name, target, holds in against_targets(n, adapted):
+        (met if holds else missed).append(f"{name} +{target:g}")
     return [
         claim(
             min(trained) > max(alone),
