@@ -51,16 +51,26 @@ def made_up_texts(n: int = 2000, vocabulary: int = 600, seed: int = 0) -> list[s
 
 
 def build_tiny_model(folder: Path) -> Path:
-    """A 2-layer, 32-wide BERT with a WordPiece tokenizer trained on CORPUS, saved to ``folder``."""
+    """A 2-layer, 32-wide BERT with a WordPiece tokenizer made from CORPUS, saved to ``folder``.
+
+    The vocabulary is built, not trained: the WordPiece trainer breaks ties between pieces in an
+    order that changes from one process to the next, so the tiny model (and every test on it)
+    would differ between runs. Here: CORPUS's words whole, and single characters (plain and
+    ``##``) for any other lower-case word, number or punctuation.
+    """
+    import string
+
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    words = sorted({w for line in CORPUS for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(line))})
+    characters = sorted(set("".join(words)) | set(string.ascii_lowercase + string.digits + string.punctuation))
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(CORPUS * 3, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
+    pieces = [*special, *characters, *(f"##{c}" for c in characters), *(w for w in words if w not in characters)]
+    tokenizer = Tokenizer(models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="[UNK]"))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = normalizer, pre_tokenizer
     tokenizer.post_processor = processors.BertProcessing(
         ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]"))
     )
