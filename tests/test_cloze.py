@@ -1,4 +1,5 @@
 import pytest
+import torch
 from conftest import made_up_texts, made_up_word
 from test_meta import toy_args
 
@@ -52,3 +53,26 @@ def test_a_cloze_fraction_of_training_episodes_are_cloze_tasks_of_the_training_t
         match="cloze_fraction=0.5: the training texts are too few.*50 texts give 0 words.*set cloze_fraction=0",
     ):
         MetaTrainer(args, encoder=tiny_encoder, task_sets={"topics": small})
+
+
+def test_hard_cloze_episodes_gather_a_word_and_its_nearest_words(tiny_encoder, tmp_path):
+    texts = made_up_texts()
+    topics = ClassificationTaskSet(texts, [f"topic{i % 20}" for i in range(len(texts))], name="topics")
+    options = dict(tasks=["topics"], way=4, cloze_fraction=1.0, class_fractions=[1.0, 0.0, 0.0])
+    hard = MetaTrainer(
+        toy_args(tmp_path, **options, hard_cloze=True), encoder=tiny_encoder, task_sets={"topics": topics}
+    )
+    plain = MetaTrainer(toy_args(tmp_path, **options), encoder=tiny_encoder, task_sets={"topics": topics})
+    words = hard.cloze_sampler.classes
+    vectors = torch.nn.functional.normalize(tiny_encoder.encode([f"This text is about {w}." for w in words]), dim=1)
+    nearest = (vectors @ vectors.T).argsort(dim=1, descending=True)[:, 1:4]
+
+    def gathered(episode) -> bool:
+        """Some word of the episode (its anchor) has the other three as its three nearest words."""
+        rows = [words.index(c) for c in episode.classes]
+        return any(set(rows) - {a} == set(nearest[a].tolist()) for a in rows)
+
+    assert all(gathered(e) for step in range(20) for e in hard.episodes_for_step(step))
+    assert not any(gathered(e) for step in range(20) for e in plain.episodes_for_step(step))
+    with pytest.raises(ValueError, match="hard_cloze=true shapes cloze episodes.*set cloze_fraction"):
+        toy_args(tmp_path, hard_cloze=True)

@@ -1,10 +1,13 @@
 """Task sets, class-disjoint splits and episodes on small in-test data."""
 
+import math
+
 import pytest
+from conftest import made_up_word
 
 from fewshot_nlp import ClassificationTaskSet, EpisodeSampler, load_task_set
 from fewshot_nlp.labels import humanise, label_text
-from fewshot_nlp.tasks import load_episodes, read_label_descriptions, save_episodes
+from fewshot_nlp.tasks import load_episodes, read_label_descriptions, save_episodes, word_family
 
 
 def _task_set(classes=6, per_class=8):
@@ -295,6 +298,25 @@ def test_ambiguous_texts_are_dropped_with_a_count(tmp_path, caplog):
     assert task_set.by_class == {"BookHotel": ["book a room"]}
     assert "dropped 2 rows (1 distinct texts" in caplog.text
     assert task_set.label_text("BookHotel") == "Book a room at a hotel"
+
+
+def test_hard_episodes_of_thousands_of_classes_take_one_class_per_word_family():
+    # 600 classes on an arc, each nearest to its neighbours on it; classes 2m and 2m+1 are one
+    # word and its plural ("abaa", "abaas"), one family by word_family
+    names = [f"{made_up_word(i // 2)}{'s' * (i % 2)}" for i in range(600)]
+    ts = ClassificationTaskSet(
+        [f"text {i} {j}" for i in range(600) for j in range(2)], [n for n in names for _ in "ab"]
+    )
+    vectors = {n: [math.cos(i * math.pi / 1200), math.sin(i * math.pi / 1200)] for i, n in enumerate(names)}
+    position = {n: i for i, n in enumerate(names)}
+    options = dict(way=5, shot=1, query=1, seed=2, class_vectors=vectors, hard_fraction=1.0)
+    for episode in EpisodeSampler(ts, **options).sample(30):
+        rows = sorted(position[c] for c in episode.classes)
+        assert rows == list(range(rows[0], rows[0] + 5))  # an anchor and its four nearest: a run of five
+    for episode in EpisodeSampler(ts, **options, family=word_family).sample(30):
+        rows = sorted(position[c] for c in episode.classes)
+        assert len({word_family(c) for c in episode.classes}) == 5  # never a word and its plural
+        assert rows[-1] - rows[0] <= 9  # still the nearest such: five families in a run of ten
 
 
 def test_one_rule_turns_a_label_into_its_text():

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..encoders import DEFAULT_ENCODER, LoraSettings, SentenceEncoder
 from ..evaluation import PrecomputedEncoder, evaluate_episodes
 from ..heads.prototype import METRICS
-from ..tasks import EpisodeSampler, cloze_task_set, load_task_set, save_class_split
+from ..tasks import EpisodeSampler, cloze_task_set, load_task_set, save_class_split, word_family
 from ..tasks.episodes import Episode, _as_range
 from .checkpoint import (
     latest_checkpoint,
@@ -156,6 +156,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "word, its texts with the word masked; fewshot_nlp.tasks.cloze): classes no corpus has."
         },
     )
+    hard_cloze: bool = field(
+        default=False,
+        metadata={
+            "help": "Every cloze episode is a random word and its nearest words by the frozen encoder's embedding "
+            "of their label texts, no two of one word family (fine distinctions, as hard_fraction for corpora)."
+        },
+    )
     finetune: str = field(
         default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
     )
@@ -214,6 +221,12 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
         if not isinstance(self.head_init_gradient, bool):
             raise ValueError(f"head_init_gradient={self.head_init_gradient!r} must be true or false.")
+        if not isinstance(self.hard_cloze, bool):
+            raise ValueError(f"hard_cloze={self.hard_cloze!r} must be true or false.")
+        if self.hard_cloze and not self.cloze_fraction:
+            raise ValueError(
+                "hard_cloze=true shapes cloze episodes, and there are none: set cloze_fraction (e.g. 0.3)."
+            )
         if not self.anchor_weight >= 0:
             raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
         if not isinstance(self.tasks, list) or not self.tasks:
@@ -295,7 +308,17 @@ class MetaTrainer:
                     f"cloze_fraction={args.cloze_fraction}: the training texts are too few for cloze tasks ({error}); "
                     "train on more texts, or set cloze_fraction=0."
                 ) from error
-            self.cloze_sampler = EpisodeSampler(cloze, args.way, shot, args.query, seed=args.seed, cap_way=True)
+            self.cloze_sampler = EpisodeSampler(
+                cloze,
+                args.way,
+                shot,
+                args.query,
+                seed=args.seed,
+                cap_way=True,
+                class_vectors=self.label_vectors(cloze, cloze.classes) if args.hard_cloze else None,
+                hard_fraction=1.0 if args.hard_cloze else 0.0,
+                family=word_family,
+            )
         if args.val_tasks:
             val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
         else:

@@ -8,7 +8,7 @@ from .classification import (
     read_label_descriptions,
     save_class_split,
 )
-from .cloze import cloze_task_set
+from .cloze import cloze_task_set, word_family
 from .episodes import Episode, EpisodeSampler, load_episodes, save_episodes
 from .readers import (
     CSV_CORPORA,
@@ -41,6 +41,7 @@ __all__ = [
     "bible_languages",
     "check_class_split",
     "cloze_task_set",
+    "word_family",
     "data_root",
     "label_descriptions",
     "load_class_split",

@@ -71,3 +71,10 @@ def cloze_task_set(
         masked += [pattern.sub(mask, texts[i]) for i in rows]
         labels += [word] * len(rows)
     return ClassificationTaskSet(masked, labels, name=name, conflicts="keep")
+
+
+def word_family(word: str) -> str:
+    """The first four letters of a cloze class: a word's forms share them (card, cards; invest,
+    investor), and being each other's nearest neighbours they would face each other in every hard
+    episode, with texts that tell them apart by grammar alone (``EpisodeSampler(family=...)``)."""
+    return word[:4]

@@ -81,7 +81,13 @@ class EpisodeSampler:
         hard_fraction: share of episodes whose classes are a random anchor class and its nearest
             classes by cosine similarity of ``class_vectors``: fine distinctions (card arrival
             against card delivery) instead of whatever a random draw brings together.
+        family: ``class -> key``; a hard episode takes no two classes with one key (cloze tasks
+            pass the first four letters, so that "card" and "cards", one word's forms and its
+            nearest neighbours, never face each other).
     """
+
+    #: nearest classes kept per class for hard episodes, at least (all of them when the classes are fewer)
+    NEIGHBOURS = 256
 
     def __init__(
         self,
@@ -95,6 +101,7 @@ class EpisodeSampler:
         cap_way: bool = False,
         class_vectors: dict | None = None,
         hard_fraction: float = 0.0,
+        family=None,
     ):
         self.shot_range = _as_range(shot, "shot")
         if not isinstance(query, int) or query < 1:
@@ -134,9 +141,14 @@ class EpisodeSampler:
                 raise ValueError(f"hard episodes need class_vectors for every class; missing {missing[:5]}.")
             vectors = np.stack([np.asarray(class_vectors[c], dtype=float) for c in self.classes])
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            order = np.argsort(-(vectors @ vectors.T), axis=1, kind="stable")
-            # row a: every other class, nearest to class a first
-            self._nearest = [[i for i in row if i != a] for a, row in enumerate(order)]
+            # row a: the other classes nearest to class a, nearest first (in blocks of rows: a cloze
+            # task set has thousands of classes, and its full similarity matrix would not fit)
+            self._nearest, kept = [], max(self.NEIGHBOURS, 8 * self.way_range[1])
+            for start in range(0, len(vectors), 1024):
+                order = np.argsort(-(vectors[start : start + 1024] @ vectors.T), axis=1, kind="stable")
+                for a, row in enumerate(order[:, : kept + 1], start):
+                    self._nearest.append([i for i in row.tolist() if i != a])
+            self._family = [c if family is None else family(c) for c in self.classes]
 
     def episode(self, index: int) -> Episode:
         rng = np.random.default_rng([self.seed, index])
@@ -144,7 +156,16 @@ class EpisodeSampler:
         # a separate stream decides hardness, so that hard_fraction=0 leaves every episode as it was
         if self.hard_fraction and np.random.default_rng([self.seed, index, 3]).random() < self.hard_fraction:
             anchor = int(rng.integers(len(self.classes)))
-            chosen = [self.classes[i] for i in sorted([anchor, *self._nearest[anchor][: way - 1]])]
+            members, families = [anchor], {self._family[anchor]}
+            for i in self._nearest[anchor]:
+                if len(members) == way:
+                    break
+                if self._family[i] not in families:
+                    members.append(i)
+                    families.add(self._family[i])
+            if len(members) < way:  # too few families near the anchor: the nearest classes left
+                members += [i for i in self._nearest[anchor] if i not in members][: way - len(members)]
+            chosen = [self.classes[i] for i in sorted(members)]
         else:
             chosen = [self.classes[i] for i in sorted(rng.choice(len(self.classes), way, replace=False))]
         low, high = self.shot_range
