@@ -153,7 +153,9 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
         default=0.0,
         metadata={
             "help": "Share of training episodes drawn from cloze tasks made of the training texts (a class per "
-            "word, its texts with the word masked; fewshot_nlp.tasks.cloze): classes no corpus has."
+            "word, its texts with the word masked; fewshot_nlp.tasks.cloze): classes no corpus has. One random "
+            "number per episode decides both this and hard_fraction, so cloze episodes take the place of hard "
+            "ones first (0.3 and 0.5: 30% cloze, 20% hard)."
         },
     )
     hard_cloze: bool = field(
