@@ -48,6 +48,13 @@ class SelfTrainingArguments:
     query: int = field(default=2, metadata={"help": "Query texts per class."})
     zero_shot_fraction: float = field(default=0.5, metadata={"help": "Share of episodes with no support set."})
     hard_fraction: float = field(default=0.5, metadata={"help": "Share of episodes of a class and its nearest."})
+    cloze_fraction: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of episodes that are cloze tasks of all the unlabelled texts (a class per word, the word "
+            "masked: the task's own words, with no guessed label); taken from hard_fraction's share first."
+        },
+    )
     checkpoint_every: int = field(default=25, metadata={"help": "Steps between checkpoints (with output_dir)."})
     seed: int = field(default=0, metadata={"help": "Seed of the episode stream."})
 
@@ -132,7 +139,9 @@ def self_train(classifier, texts, args: SelfTrainingArguments | None = None, out
                     raise
                 warnings.warn(f"self-training stopped after round {round_}: {error}", stacklevel=2)
                 break
-            seconds = _train(encoder, pseudo, classifier.head, args, folder / f"round{round_}", resumable)
+            seconds = _train(
+                encoder, pseudo, texts + examples[0], classifier.head, args, folder / f"round{round_}", resumable
+            )
             adapted = _with_encoder(classifier, encoder, described, examples)
             rounds.append({"pseudo_labelled": len(pseudo), "classes_trained": len(pseudo.classes), "seconds": seconds})
     if classifier.oos_threshold is not None:
@@ -213,8 +222,9 @@ def _pseudo_labelled(classifier, texts: list[str], described: dict, args: SelfTr
     return ClassificationTaskSet(*zip(*rows), descriptions=described, name="pseudo-labelled")
 
 
-def _train(encoder, pseudo, head, args: SelfTrainingArguments, folder: Path, checkpoints: bool) -> float:
-    """Train ``encoder`` in place on the pseudo-labelled episodes (resuming ``folder``); returns its wall seconds."""
+def _train(encoder, pseudo, texts, head, args: SelfTrainingArguments, folder: Path, checkpoints: bool) -> float:
+    """Train ``encoder`` in place on the pseudo-labelled episodes and cloze tasks of ``texts`` (resuming
+    ``folder``); returns its wall seconds."""
     from .meta.trainer import MetaTrainer, MetaTrainingArguments, latest_checkpoint
 
     training = MetaTrainingArguments(
@@ -234,11 +244,12 @@ def _train(encoder, pseudo, head, args: SelfTrainingArguments, folder: Path, che
         label_weight=head.prior_weight,
         zero_shot_fraction=args.zero_shot_fraction,
         hard_fraction=args.hard_fraction,
+        cloze_fraction=args.cloze_fraction,
         eval_every=args.steps,
         checkpoint_every=args.checkpoint_every if checkpoints else args.steps,
         seed=args.seed,
     )
-    trainer = MetaTrainer(training, encoder, {pseudo.name: pseudo})
+    trainer = MetaTrainer(training, encoder, {pseudo.name: pseudo}, cloze_texts=texts)
     trainer.train(resume=latest_checkpoint(trainer.checkpoint_dir) is not None)
     return round(trainer.wall_seconds, 1)  # summed over resumptions
 

@@ -150,3 +150,26 @@ def test_examples_guide_the_labelling_join_the_training_and_stay_in_the_copy(tin
     expected = (embedded.sum(0) + adapted.head.description[balance]) / 3
     assert torch.allclose(adapted.head.class_vectors()[balance], expected, atol=1e-5)
     assert int(classifier.head.example_count.sum()) == 0 and adapted.self_training["examples"] == 6
+
+
+def test_cloze_episodes_of_self_training_are_made_of_every_unlabelled_text(tiny_encoder, monkeypatch):
+    from conftest import made_up_texts
+
+    from fewshot_nlp.meta import MetaTrainer
+
+    texts = TEXTS + made_up_texts()  # 2,000 texts of made-up words: no label text is near them
+    real, drawn = MetaTrainer.episodes_for_step, []
+
+    def recorded(self, step):
+        episodes = real(self, step)
+        drawn.extend(episodes)
+        return episodes
+
+    monkeypatch.setattr(MetaTrainer, "episodes_for_step", recorded)
+    settings = SelfTrainingArguments(**{**vars(FEW), "steps": 20, "cloze_fraction": 0.5})
+    FewShotClassifier(tiny_encoder, WORDS).self_train(texts, settings)
+    cloze = [e for e in drawn if not set(e.classes) <= set(WORDS)]
+    assert 0.3 < len(cloze) / len(drawn) < 0.7
+    sources = {t.replace("[MASK]", label) for e in cloze for t, label in zip(e.query_texts, e.query_labels)}
+    # made of the unlabelled texts, far more of them than the 20 (5 per class) that were pseudo-labelled
+    assert sources <= set(texts) and len(sources) > 40

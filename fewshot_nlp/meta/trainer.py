@@ -243,6 +243,8 @@ class MetaTrainer:
         encoder: a :class:`SentenceEncoder` to train (default: built from ``args``); a LoRA
             adapter is added when it has none.
         task_sets: ``{name: ClassificationTaskSet}`` (default: loaded from ``args.tasks``).
+        cloze_texts: the texts cloze episodes are made of (default: the training classes' texts);
+            self-training passes every unlabelled text, not only those it could label.
     """
 
     #: the evaluation record that picks the best weights (higher is better)
@@ -268,7 +270,7 @@ class MetaTrainer:
     def device(self) -> torch.device:
         return next(iter(self.meta_parameters.values())).device
 
-    def _setup(self, encoder: SentenceEncoder | None = None, task_sets=None) -> dict:
+    def _setup(self, encoder: SentenceEncoder | None = None, task_sets=None, cloze_texts=None) -> dict:
         """Classification: the encoder with its LoRA, class split, samplers, meta-val episodes."""
         args = self.args
         if encoder is None:
@@ -301,10 +303,11 @@ class MetaTrainer:
             for name, ts in task_sets.items()
         ]
         self.cloze_sampler = None
-        if args.cloze_fraction:  # from the training classes' texts only: nothing of a held-out class
-            train_texts = [t for sampler in self.train_samplers for t in sampler.task_set.texts_and_labels()[0]]
+        if args.cloze_fraction:  # by default from the training classes' texts only: nothing of a held-out class
+            if cloze_texts is None:
+                cloze_texts = [t for sampler in self.train_samplers for t in sampler.task_set.texts_and_labels()[0]]
             try:
-                cloze = cloze_task_set(train_texts, seed=args.seed)
+                cloze = cloze_task_set(cloze_texts, seed=args.seed)
             except ValueError as error:
                 raise ValueError(
                     f"cloze_fraction={args.cloze_fraction}: the training texts are too few for cloze tasks ({error}); "
