@@ -142,6 +142,9 @@ SELF_TRAINED |= {
     f"frozen-st-cloze{suffix}": (None, {"cloze_fraction": 0.3, **overrides})
     for suffix, overrides in (("", {}), ("-seed1", {"seed": 1}))
 }
+# 2026-12-02 (seventh session): self-training from the shipped default's recipe (seed 0), on all four folds, so
+# that the page's self-training rows start where a user starts; no choice rides on it
+SELF_TRAINED["full-hard-cloze-lora-r32-st"] = ("full-hard-cloze-lora-r32", {})
 #: self-training with a support set (2026-12-02, fifth session; declared before running, on SNIPS then SGD, the
 #: folds whose all-way 5-shot mixture the self-training from label texts left below +1.5): for each of the first
 #: EXAMPLE_EPISODES episodes of the all-way 5-shot stream, the start self-trained (defaults) on the same unlabelled

@@ -41,7 +41,6 @@ __all__ = [
     "bible_languages",
     "check_class_split",
     "cloze_task_set",
-    "word_family",
     "data_root",
     "label_descriptions",
     "load_class_split",
@@ -59,4 +58,5 @@ __all__ = [
     "save_class_split",
     "save_episodes",
     "verse_book",
+    "word_family",
 ]

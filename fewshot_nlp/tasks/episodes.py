@@ -141,8 +141,9 @@ class EpisodeSampler:
                 raise ValueError(f"hard episodes need class_vectors for every class; missing {missing[:5]}.")
             vectors = np.stack([np.asarray(class_vectors[c], dtype=float) for c in self.classes])
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            # row a: the other classes nearest to class a, nearest first (in blocks of rows: a cloze
-            # task set has thousands of classes, and its full similarity matrix would not fit)
+            # row a: the other classes nearest to class a, nearest first; only the nearest are kept, a
+            # block of rows at a time: a cloze task set has thousands of classes, and every class's
+            # full order would be tens of millions of list entries
             self._nearest, kept = [], max(self.NEIGHBOURS, 8 * self.way_range[1])
             for start in range(0, len(vectors), 1024):
                 order = np.argsort(-(vectors[start : start + 1024] @ vectors.T), axis=1, kind="stable")
