@@ -300,7 +300,7 @@ def test_ambiguous_texts_are_dropped_with_a_count(tmp_path, caplog):
     assert task_set.label_text("BookHotel") == "Book a room at a hotel"
 
 
-def test_hard_episodes_of_thousands_of_classes_take_one_class_per_word_family():
+def test_hard_episodes_among_hundreds_of_classes_take_one_class_per_word_family():
     # 600 classes on an arc, each nearest to its neighbours on it; classes 2m and 2m+1 are one
     # word and its plural ("abaa", "abaas"), one family by word_family
     names = [f"{made_up_word(i // 2)}{'s' * (i % 2)}" for i in range(600)]
