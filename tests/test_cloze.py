@@ -63,8 +63,8 @@ def test_hard_cloze_episodes_gather_a_word_and_its_nearest_words(tiny_encoder, t
         toy_args(tmp_path, **options, hard_cloze=True), encoder=tiny_encoder, task_sets={"topics": topics}
     )
     plain = MetaTrainer(toy_args(tmp_path, **options), encoder=tiny_encoder, task_sets={"topics": topics})
-    words = hard.cloze_sampler.classes
-    vectors = torch.nn.functional.normalize(tiny_encoder.encode([f"This text is about {w}." for w in words]), dim=1)
+    words, cloze = hard.cloze_sampler.classes, hard.cloze_sampler.task_set
+    vectors = torch.nn.functional.normalize(tiny_encoder.encode([cloze.label_text(w) for w in words]), dim=1)
     nearest = (vectors @ vectors.T).argsort(dim=1, descending=True)[:, 1:4]
 
     def gathered(episode) -> bool:

@@ -221,10 +221,9 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
-        if not isinstance(self.head_init_gradient, bool):
-            raise ValueError(f"head_init_gradient={self.head_init_gradient!r} must be true or false.")
-        if not isinstance(self.hard_cloze, bool):
-            raise ValueError(f"hard_cloze={self.hard_cloze!r} must be true or false.")
+        for name in ("head_init_gradient", "hard_cloze"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be true or false.")
         if self.hard_cloze and not self.cloze_fraction:
             raise ValueError(
                 "hard_cloze=true shapes cloze episodes, and there are none: set cloze_fraction (e.g. 0.3)."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -101,7 +102,7 @@ class EpisodeSampler:
         cap_way: bool = False,
         class_vectors: dict | None = None,
         hard_fraction: float = 0.0,
-        family=None,
+        family: Callable[[str], str] | None = None,
     ):
         self.shot_range = _as_range(shot, "shot")
         if not isinstance(query, int) or query < 1:
