@@ -22,7 +22,7 @@ Self-trained variants (``-st``) train a start on the held-out corpus' unlabelled
 variants do it once per all-way episode with the episode's support set as labelled examples.
 
 Each (variant, X) run lives in ``runs/transfer/<variant>-<X>/``: a stopped training resumes
-from its checkpoint, and a finished evaluation (``transfer_eval.json``) is not redone. Writes
+from its checkpoint, and a finished evaluation (``transfer_eval.json``; ``--new-classes``: ``transfer_eval_new_classes.json``) is not redone. Writes
 docs/results/transfer.json and the ``transfer`` section of docs/experiments/2026-12-01-transfer.md.
 """
 
@@ -116,13 +116,17 @@ VARIANTS = {
     "full-hard-cloze-all": [*HARD, "cloze_fraction=0.3"],
     "full-hard-cloze-all-seed1": [*HARD, "cloze_fraction=0.3", "seed=1"],
     "full-hard-cloze-own": [*HARD, "cloze_fraction=0.3"],
+    # declared after it, before running: the same on 70% of the held-out corpus' classes, scored on the other 30%
+    "full-hard-cloze-own-new": [*HARD, "cloze_fraction=0.3"],
 }
 #: the default's validation: the dev splits (new texts of the training classes) of the corpora that have one
 DEV_SPLITS = ["clinc150:val", "sgd:dev", "goemotions:dev"]
 #: variants trained on every class of their corpora, validated on those corpora's dev splits (as the default is)
 ALL_CLASSES = {"full-hard-cloze-all", "full-hard-cloze-all-seed1"}
-#: variants trained on the held-out corpus' own train split alone, every class, no validation (the last step kept)
-OWN_CORPUS = {"full-hard-cloze-own"}
+#: class fractions (train, val, test) of the held-out corpus' classes for the variants trained on its own train split
+#: alone, with no validation (the last step kept): every class, or 70% of them ("-own-new", scored on the other 30%)
+NEW_CLASS_FRACTIONS = [0.7, 0.0, 0.3]
+OWN_CORPUS = {"full-hard-cloze-own": [1.0, 0.0, 0.0], "full-hard-cloze-own-new": NEW_CLASS_FRACTIONS}
 #: corpora a variant leaves out of training besides the held-out one
 DROPPED = {variant: ("goemotions", "fewrel", "ag_news") for variant in VARIANTS if "-intents" in variant}
 #: adapters extracted from a trained variant (no training of their own): the rank-r truncated SVD
@@ -190,6 +194,7 @@ SETTINGS = [
     ("all-way 5-shot, mixture", "all", 5, 50, True, True),
 ]
 QUERY = 15
+EVAL, NEW_CLASSES_EVAL = "transfer_eval.json", "transfer_eval_new_classes.json"  # a run's scores, in its folder
 EPISODE_SEED = 2026  # the test episodes' stream, the same for every variant and the frozen encoder
 
 
@@ -203,7 +208,7 @@ def training_arguments(variant: str, held_out: str, data: str, runs: Path):
     classes = []
     if variant in OWN_CORPUS:
         tasks, weights = [f"{held_out}:train"], [1.0]
-        classes = ["class_fractions=[1.0, 0.0, 0.0]", "val_tasks=[]"]
+        classes = [f"class_fractions={OWN_CORPUS[variant]}", "val_tasks=[]"]
     elif variant in ALL_CLASSES:
         dev = [t for t in DEV_SPLITS if parse_task_name(t)[0] not in dropped]
         classes = ["class_fractions=[1.0, 0.0, 0.0]", f"val_tasks={json.dumps(dev)}"]
@@ -300,7 +305,7 @@ def self_trained(variant: str, held_out: str, data: str, runs: Path) -> Path:
 def with_examples(variant: str, held_out: str, data: str, runs: Path) -> dict:
     """Scores of the WITH_EXAMPLES variant (per-episode self-training runs resume; finished episodes are kept)."""
     output = runs / f"{variant}-{held_out}"
-    done = output / "transfer_eval.json"
+    done = output / EVAL
     if done.is_file():
         return json.loads(done.read_text())
     zero_shot_variant = WITH_EXAMPLES[variant]
@@ -395,14 +400,29 @@ def accuracies(encoder, task_set, episodes: dict) -> dict:
     return results
 
 
-def evaluate(model_dir: Path, held_out: str, data: str, runs: Path) -> dict:
-    """Scores of one trained model on ``held_out``, paired with the frozen encoder's (cached per corpus)."""
-    done = model_dir / "transfer_eval.json"
+def new_classes(held_out: str, data: str) -> list[str]:
+    """The held-out corpus' classes that an ``-own-new`` variant never trains on (the test part of its class split)."""
+    train = load_task_set(f"{held_out}:train", data)
+    return train.split_classes(tuple(NEW_CLASS_FRACTIONS), seed=0)["test"]
+
+
+def new_classes_only(variant: str) -> bool:
+    """Whether a variant trained on some of the held-out corpus' classes, so that only the others may score it."""
+    source = EXTRACTED[variant][0][0] if variant in EXTRACTED else variant
+    return OWN_CORPUS.get(source) == NEW_CLASS_FRACTIONS
+
+
+def evaluate(model_dir: Path, held_out: str, data: str, runs: Path, new_only: bool = False) -> dict:
+    """Scores of one trained model on ``held_out`` (all its classes, or its ``new_classes`` only), paired with the
+    frozen encoder's (cached per corpus and class set)."""
+    done = model_dir / (NEW_CLASSES_EVAL if new_only else EVAL)
     if done.is_file():
         return json.loads(done.read_text())
     task_set = load_task_set(f"{held_out}:test", data)
+    if new_only:
+        task_set = task_set.subset(new_classes(held_out, data))
     episodes = episodes_for(task_set)
-    frozen_file = runs / f"frozen-{held_out}.json"
+    frozen_file = runs / f"frozen-{held_out}{'-new-classes' if new_only else ''}.json"
     if frozen_file.is_file():
         frozen = json.loads(frozen_file.read_text())
     else:
@@ -452,12 +472,13 @@ def evaluate(model_dir: Path, held_out: str, data: str, runs: Path) -> dict:
     return result
 
 
-def finished(runs: Path, variants, earlier: dict) -> dict:
-    """{variant: {held_out: evaluation}} of the variants: each finished in ``runs``, else as in ``earlier``."""
+def finished(runs: Path, variants, earlier: dict, name: str = EVAL) -> dict:
+    """{variant: {held_out: evaluation}} of the variants: each finished in ``runs`` (evaluation file ``name``), else
+    as in ``earlier``."""
     found = {}
     for variant in variants:
         for held_out in HELD_OUT:
-            path = runs / f"{variant}-{held_out}" / "transfer_eval.json"
+            path = runs / f"{variant}-{held_out}" / name
             if path.is_file():
                 found.setdefault(variant, {})[held_out] = json.loads(path.read_text())
             elif held_out in earlier.get(variant, {}):
@@ -473,7 +494,9 @@ def report(runs: Path, command: str) -> dict:
     """
     published = ROOT / "docs" / "results" / "transfer.json"
     earlier = json.loads(published.read_text()) if published.is_file() else {}
-    results = finished(runs, [*VARIANTS, *EXTRACTED, *SELF_TRAINED, SHIPPED_DEFAULT], earlier.get("results", {}))
+    scored = [*VARIANTS, *EXTRACTED, *SELF_TRAINED, SHIPPED_DEFAULT]
+    results = finished(runs, scored, earlier.get("results", {}))
+    on_new_classes = finished(runs, scored, earlier.get("new_classes", {}), NEW_CLASSES_EVAL)
     with_support = finished(runs, WITH_EXAMPLES, earlier.get("with_examples", {}))
     out = {
         "command": command,
@@ -489,6 +512,8 @@ def report(runs: Path, command: str) -> dict:
         "unlabelled_split": UNLABELLED_SPLIT,
         "unlabelled_texts": UNLABELLED_TEXTS,
         "results": results,
+        "new_class_fractions": NEW_CLASS_FRACTIONS,
+        "new_classes": on_new_classes,
         "with_examples": with_support,
         "with_examples_adapter_minus_frozen": adapter_minus_frozen(with_support),
     }
@@ -528,7 +553,8 @@ def report_lines(out: dict) -> list[str]:
         "| variant | held out | steps run (best) | best meta-val accuracy | training s | texts / s |",
         "|---|---|---|---|---|---|",
     ]
-    for variant, by_corpus in out["results"].items():
+    trained = out["results"] | {v: runs for v, runs in out.get("new_classes", {}).items() if v not in out["results"]}
+    for variant, by_corpus in trained.items():
         for held_out, r in by_corpus.items():
             if variant in SELF_TRAINED:
                 continue
@@ -575,21 +601,31 @@ def report_lines(out: dict) -> list[str]:
                 f"{np.mean(r['seconds']):.0f} | " + " | ".join(cells) + " |"
             )
     lines.append("")
-    for variant, by_corpus in out["results"].items():
-        for held_out, r in by_corpus.items():
-            lines += [
-                f"**{variant}, {held_out} held out** ({r['classes']} classes, {r['test_texts']} test texts)",
-                "",
-                "| setting | way | episodes | frozen MiniLM | adapted | difference (paired 95% CI) |",
-                "|---|---|---|---|---|---|",
-            ]
-            for c in r["cells"]:
-                lines.append(
-                    f"| {c['setting']} | {c['way']} | {c['episodes']} | {c['frozen']:.4f} ± {c['frozen_ci95']:.4f} | "
-                    f"{c['adapted']:.4f} ± {c['adapted_ci95']:.4f} | "
-                    f"{c['difference']:+.4f} ± {c['difference_ci95']:.4f} |"
-                )
-            lines.append("")
+    scored = [(v, h, r, "held out") for v, runs in out["results"].items() for h, r in runs.items()]
+    scored += [
+        (
+            v,
+            h,
+            r,
+            f"held out, scored on the {100 * out['new_class_fractions'][2]:.0f}% of its classes `-own-new` never saw",
+        )
+        for v, runs in out.get("new_classes", {}).items()
+        for h, r in runs.items()
+    ]
+    for variant, held_out, r, where in scored:
+        lines += [
+            f"**{variant}, {held_out} {where}** ({r['classes']} classes, {r['test_texts']} test texts)",
+            "",
+            "| setting | way | episodes | frozen MiniLM | adapted | difference (paired 95% CI) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in r["cells"]:
+            lines.append(
+                f"| {c['setting']} | {c['way']} | {c['episodes']} | {c['frozen']:.4f} ± {c['frozen_ci95']:.4f} | "
+                f"{c['adapted']:.4f} ± {c['adapted_ci95']:.4f} | "
+                f"{c['difference']:+.4f} ± {c['difference_ci95']:.4f} |"
+            )
+        lines.append("")
     return lines
 
 
@@ -601,6 +637,11 @@ def main() -> None:
     parser.add_argument("--variant", nargs="+", choices=every, default=every)
     parser.add_argument("--runs", default=str(ROOT / "runs" / "transfer"), help="folder of the runs")
     parser.add_argument("--report", action="store_true", help="only rebuild the tables from finished runs")
+    parser.add_argument(
+        "--new-classes",
+        action="store_true",
+        help="score on the held-out corpus' classes that -own-new variants never train on (30%%), not on all",
+    )
     args = parser.parse_args()
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
@@ -620,7 +661,8 @@ def main() -> None:
                 else:
                     build = extract if variant in EXTRACTED else self_trained if variant in SELF_TRAINED else train
                     model_dir = build(variant, held_out, args.data, runs)
-                result = evaluate(model_dir, held_out, args.data, runs)
+                new_only = args.new_classes or new_classes_only(variant)
+                result = evaluate(model_dir, held_out, args.data, runs, new_only)
                 print(json.dumps({"variant": variant, "held_out": held_out, "cells": result["cells"]}), flush=True)
                 report(runs, command)
     report(runs, command)
