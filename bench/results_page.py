@@ -598,9 +598,41 @@ def own_labels_table(n: Numbers) -> list[str]:
         + claim(
             len(default.intersection(tried)) < len(tried) == len(own.intersection(tried)),
             f"The {fold} targets ask of transfer what {fold}'s own labels give only when they are the whole training.",
-        ),
+        )
+        + new_classes_reading(n, fold),
         "",
     ]
+
+
+def new_classes_reading(n: Numbers, fold: str) -> str:
+    """The same cells on the classes of ``fold`` that ``-own-new`` never trained on: domain or classes?"""
+    scored = n.transfer.get("new_classes", {})
+    own_new, own, default = "full-hard-cloze-own-new-lora-r32", "full-hard-cloze-own-lora-r32", "shipped-default"
+    if not all(fold in scored.get(v, {}) for v in (own_new, SHIPPED, default)):
+        return ""
+
+    def shown(variant: str) -> str:
+        cells = {c["setting"]: c["difference"] for c in scored[variant][fold]["cells"]}
+        return " / ".join(f"{100 * cells[c]:+.1f}" for c in OWN_LABELS_CELLS)
+
+    def lead(runs: dict, a: str, b: str, cell: str) -> float:
+        cells = {v: {c["setting"]: c["difference"] for c in runs[v][fold]["cells"]} for v in (a, b)}
+        return cells[a][cell] - cells[b][cell]
+
+    results = n.transfer["results"]
+    ratios = [lead(scored, own_new, SHIPPED, c) / lead(results, own, SHIPPED, c) for c in HEADLINE_CELLS]
+    k, total = scored[own_new][fold]["classes"], results[own][fold]["classes"]
+    return (
+        f" On the {k} {fold} classes that `full-hard-cloze-own-new` never saw ({k}-way; it trained on the other "
+        f"{total - k}), the same cells read {shown(own_new)} for it, {shown(SHIPPED)} for transfer and "
+        f"{shown(default)} for the shipped default (trained on them): "
+        + claim(
+            max(ratios) < 0.5,
+            f"its lead over transfer there is {100 * min(ratios):.0f}% to {100 * max(ratios):.0f}% of the lead "
+            "trained on the scored classes gives (zero-shot, all-way mixture), so that lead is the classes "
+            "themselves more than the domain's text.",
+        )
+    )
 
 
 def self_training_table(n: Numbers) -> list[str]:
