@@ -71,6 +71,7 @@ VALIDATION_QUESTIONS = {
     "full-hard-clozehard-lora-r32": "`full-hard-cloze` with every cloze episode a word and its nearest words",
     "full-hard-cloze-all-lora-r32": "`full-hard-cloze` on every class of the other corpora, validated on their dev "
     "splits (the default's recipe minus the held-out corpus)",
+    "full-hard-cloze-all-corpus-lora-r32": "`full-hard-cloze-all` with each cloze episode's words from one corpus",
 }
 
 

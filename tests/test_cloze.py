@@ -63,7 +63,7 @@ def test_hard_cloze_episodes_gather_a_word_and_its_nearest_words(tiny_encoder, t
         toy_args(tmp_path, **options, hard_cloze=True), encoder=tiny_encoder, task_sets={"topics": topics}
     )
     plain = MetaTrainer(toy_args(tmp_path, **options), encoder=tiny_encoder, task_sets={"topics": topics})
-    words, cloze = hard.cloze_sampler.classes, hard.cloze_sampler.task_set
+    words, cloze = hard.cloze_samplers[0].classes, hard.cloze_samplers[0].task_set
     vectors = torch.nn.functional.normalize(tiny_encoder.encode([cloze.label_text(w) for w in words]), dim=1)
     nearest = (vectors @ vectors.T).argsort(dim=1, descending=True)[:, 1:4]
 
@@ -76,3 +76,27 @@ def test_hard_cloze_episodes_gather_a_word_and_its_nearest_words(tiny_encoder, t
     assert not any(gathered(e) for step in range(20) for e in plain.episodes_for_step(step))
     with pytest.raises(ValueError, match="hard_cloze=true shapes cloze episodes.*set cloze_fraction"):
         toy_args(tmp_path, hard_cloze=True)
+
+
+def test_per_corpus_cloze_episodes_take_their_words_from_one_corpus(tiny_encoder, tmp_path):
+    texts = made_up_texts()
+    other = [" ".join(f"q{w}" for w in t.split()) for t in made_up_texts(seed=1)]  # words no text above has
+    labels = [f"topic{i % 20}" for i in range(len(texts))]
+    task_sets = {
+        "topics": ClassificationTaskSet(texts, labels, name="topics"),
+        "others": ClassificationTaskSet(other, labels, name="others"),
+    }
+    options = dict(tasks=list(task_sets), way=4, cloze_fraction=1.0, class_fractions=[1.0, 0.0, 0.0])
+
+    def corpora_of(episode) -> set[int]:
+        return {len(word) for word in episode.classes}  # the first corpus' words have 4 letters, the other's 5
+
+    per_corpus = MetaTrainer(toy_args(tmp_path, **options, cloze_per_corpus=True), tiny_encoder, task_sets)
+    pile = MetaTrainer(toy_args(tmp_path, **options), tiny_encoder, task_sets)
+    assert len(per_corpus.cloze_samplers) == 2 and len(pile.cloze_samplers) == 1
+    episodes = [e for step in range(20) for e in per_corpus.episodes_for_step(step)]
+    assert all(len(corpora_of(e)) == 1 for e in episodes)
+    assert {4, 5} == set().union(*map(corpora_of, episodes))  # both corpora take their turn
+    assert any(len(corpora_of(e)) == 2 for step in range(20) for e in pile.episodes_for_step(step))
+    with pytest.raises(ValueError, match="cloze_per_corpus=true shapes cloze episodes.*set cloze_fraction"):
+        toy_args(tmp_path, cloze_per_corpus=True)

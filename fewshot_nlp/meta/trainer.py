@@ -165,6 +165,14 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "of their label texts, no two of one word family (fine distinctions, as hard_fraction for corpora)."
         },
     )
+    cloze_per_corpus: bool = field(
+        default=False,
+        metadata={
+            "help": "Each cloze episode's words come from the texts of one corpus, the one its labelled episode "
+            "would have come from, so its classes share a domain (banking words against banking words); false: "
+            "from the texts of every corpus at once."
+        },
+    )
     finetune: str = field(
         default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
     )
@@ -221,13 +229,14 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
-        for name in ("head_init_gradient", "hard_cloze"):
+        for name in ("head_init_gradient", "hard_cloze", "cloze_per_corpus"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false.")
-        if self.hard_cloze and not self.cloze_fraction:
-            raise ValueError(
-                "hard_cloze=true shapes cloze episodes, and there are none: set cloze_fraction (e.g. 0.3)."
-            )
+        for name in ("hard_cloze", "cloze_per_corpus"):
+            if getattr(self, name) and not self.cloze_fraction:
+                raise ValueError(
+                    f"{name}=true shapes cloze episodes, and there are none: set cloze_fraction (e.g. 0.3)."
+                )
         if not self.anchor_weight >= 0:
             raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
         if not isinstance(self.tasks, list) or not self.tasks:
@@ -301,28 +310,18 @@ class MetaTrainer:
             )
             for name, ts in task_sets.items()
         ]
-        self.cloze_sampler = None
+        self.cloze_samplers = []  # one for every corpus, or one for all of them
         if args.cloze_fraction:  # by default from the training classes' texts only: nothing of a held-out class
-            if cloze_texts is None:
-                cloze_texts = [t for sampler in self.train_samplers for t in sampler.task_set.texts_and_labels()[0]]
-            try:
-                cloze = cloze_task_set(cloze_texts, seed=args.seed)
-            except ValueError as error:
+            if cloze_texts is not None and args.cloze_per_corpus:
                 raise ValueError(
-                    f"cloze_fraction={args.cloze_fraction}: the training texts are too few for cloze tasks ({error}); "
-                    "train on more texts, or set cloze_fraction=0."
-                ) from error
-            self.cloze_sampler = EpisodeSampler(
-                cloze,
-                args.way,
-                shot,
-                args.query,
-                seed=args.seed,
-                cap_way=True,
-                class_vectors=self.label_vectors(cloze, cloze.classes) if args.hard_cloze else None,
-                hard_fraction=1.0 if args.hard_cloze else 0.0,
-                family=word_family,
-            )
+                    "cloze_per_corpus=true makes cloze tasks of each corpus' own texts: give no cloze_texts."
+                )
+            corpora = [sampler.task_set.texts_and_labels()[0] for sampler in self.train_samplers]
+            if cloze_texts is not None:
+                corpora = [cloze_texts]
+            elif not args.cloze_per_corpus:
+                corpora = [[t for texts in corpora for t in texts]]
+            self.cloze_samplers = [self.cloze_sampler(texts, shot) for texts in corpora]
         if args.val_tasks:
             val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
         else:
@@ -342,6 +341,28 @@ class MetaTrainer:
         self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(args.temperature), device=self.encoder.device))
         return {**self.encoder.trainable_parameters(), LOG_TEMPERATURE: self.log_temperature}
 
+    def cloze_sampler(self, texts: list[str], shot) -> EpisodeSampler:
+        """Episodes of the cloze tasks of ``texts`` (a class per word), shaped as the recipe says."""
+        args = self.args
+        try:
+            cloze = cloze_task_set(texts, seed=args.seed)
+        except ValueError as error:
+            raise ValueError(
+                f"cloze_fraction={args.cloze_fraction}: the training texts are too few for cloze tasks ({error}); "
+                "train on more texts, or set cloze_fraction=0."
+            ) from error
+        return EpisodeSampler(
+            cloze,
+            args.way,
+            shot,
+            args.query,
+            seed=args.seed,
+            cap_way=True,
+            class_vectors=self.label_vectors(cloze, cloze.classes) if args.hard_cloze else None,
+            hard_fraction=1.0 if args.hard_cloze else 0.0,
+            family=word_family,
+        )
+
     def label_vectors(self, task_set, classes: list[str]) -> dict:
         """Label-text embeddings by the encoder as it starts (the same after a resume): which classes are near."""
         vectors = self.encoder.encode([task_set.label_text(c) for c in classes])
@@ -360,16 +381,14 @@ class MetaTrainer:
         for j in range(args.meta_batch_size):
             index = step * args.meta_batch_size + j
             if args.task_weights is None:
-                episode = samplers[index % len(samplers)].episode(index // len(samplers))
+                which = index % len(samplers)
+                episode = samplers[which].episode(index // len(samplers))
             else:
                 weights = np.asarray(args.task_weights, dtype=float)
                 which = np.random.default_rng([args.seed, index, 1]).choice(len(samplers), p=weights / weights.sum())
                 episode = samplers[which].episode(index)
-            if (
-                self.cloze_sampler is not None
-                and np.random.default_rng([args.seed, index, 3]).random() < args.cloze_fraction
-            ):
-                episode = self.cloze_sampler.episode(index)
+            if self.cloze_samplers and np.random.default_rng([args.seed, index, 3]).random() < args.cloze_fraction:
+                episode = self.cloze_samplers[which if args.cloze_per_corpus else 0].episode(index)
             if args.zero_shot_fraction and np.random.default_rng([args.seed, index, 2]).random() < (
                 args.zero_shot_fraction
             ):
