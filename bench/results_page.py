@@ -418,7 +418,7 @@ def meta_section(n: Numbers) -> list[str]:
     )
     lines += [
         "",
-        "Choices made on the CLINC150 fold only (the validation fold: these runs never met the other three), "
+        "Choices made on the CLINC150 fold only (the validation fold: no choice saw another fold), "
         "by the mean of its five cells as shipped (rank-32 fit), in points:",
         "",
         "| variant | what it asks | mean of the five cells, seed 0 | seed 1 |",

@@ -22,8 +22,9 @@ Self-trained variants (``-st``) train a start on the held-out corpus' unlabelled
 variants do it once per all-way episode with the episode's support set as labelled examples.
 
 Each (variant, X) run lives in ``runs/transfer/<variant>-<X>/``: a stopped training resumes
-from its checkpoint, and a finished evaluation (``transfer_eval.json``; ``--new-classes``: ``transfer_eval_new_classes.json``) is not redone. Writes
-docs/results/transfer.json and the ``transfer`` section of docs/experiments/2026-12-01-transfer.md.
+from its checkpoint, and a finished evaluation (``transfer_eval.json``; with ``--new-classes``,
+``transfer_eval_new_classes.json``) is not redone. Writes docs/results/transfer.json and the
+``transfer`` section of docs/experiments/2026-12-01-transfer.md.
 """
 
 from __future__ import annotations
