@@ -72,6 +72,7 @@ VALIDATION_QUESTIONS = {
     "full-hard-cloze-all-lora-r32": "`full-hard-cloze` on every class of the other corpora, validated on their dev "
     "splits (the default's recipe minus the held-out corpus)",
     "full-hard-cloze-all-corpus-lora-r32": "`full-hard-cloze-all` with each cloze episode's words from one corpus",
+    "full-hard-cloze-all-phrases-lora-r32": "`full-hard-cloze-all` with two-word phrases among the cloze classes",
 }
 
 

@@ -24,6 +24,18 @@ def test_a_class_is_a_word_and_its_texts_are_texts_with_that_word_masked():
     assert cloze.label_text(cloze.classes[0]) == f"This text is about {cloze.classes[0]}."
 
 
+def test_phrases_of_two_cloze_words_are_classes_too_masked_as_one():
+    texts = made_up_texts()
+    texts[:10] = [f"{t} direct-debit" for t in texts[:10]]  # a phrase in 10 texts, each word in under 1%
+    texts[10:20] = [f"{t} often debit" for t in texts[10:20]]
+    texts[20:] = [f"{t} often" for t in texts[20:]]  # "often" is in nearly every text: no phrase of it
+    cloze = cloze_task_set(texts, phrases=True)
+    assert "direct debit" in cloze.classes and "often debit" not in cloze.classes
+    assert {"direct", "debit"} <= set(cloze.classes)  # the words stay classes of their own
+    assert sorted(cloze.by_class["direct debit"]) == sorted(t.replace("direct-debit", "[MASK]") for t in texts[:10])
+    assert not any(" " in c for c in cloze_task_set(texts).classes)  # words only, as before, by default
+
+
 def test_cloze_refuses_texts_that_give_no_classes():
     with pytest.raises(ValueError, match="give 0 words.*lower min_texts"):
         cloze_task_set(["one short text", "another short text"])
@@ -100,3 +112,14 @@ def test_per_corpus_cloze_episodes_take_their_words_from_one_corpus(tiny_encoder
     assert any(len(corpora_of(e)) == 2 for step in range(20) for e in pile.episodes_for_step(step))
     with pytest.raises(ValueError, match="cloze_per_corpus=true shapes cloze episodes.*set cloze_fraction"):
         toy_args(tmp_path, cloze_per_corpus=True)
+
+
+def test_cloze_phrases_reach_the_training_episodes(tiny_encoder, tmp_path):
+    texts = made_up_texts()
+    texts[:10] = [f"{t} direct debit" for t in texts[:10]]
+    topics = ClassificationTaskSet(texts, [f"topic{i % 20}" for i in range(len(texts))], name="topics")
+    options = dict(tasks=["topics"], way=4, cloze_fraction=1.0, class_fractions=[1.0, 0.0, 0.0])
+    trainer = MetaTrainer(toy_args(tmp_path, **options, cloze_phrases=True), tiny_encoder, {"topics": topics})
+    assert "direct debit" in trainer.cloze_samplers[0].classes
+    with pytest.raises(ValueError, match="cloze_phrases=true shapes cloze episodes.*set cloze_fraction"):
+        toy_args(tmp_path, cloze_phrases=True)

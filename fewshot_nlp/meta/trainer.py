@@ -173,6 +173,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "from the texts of every corpus at once."
         },
     )
+    cloze_phrases: bool = field(
+        default=False,
+        metadata={
+            "help": "Cloze classes include two-word phrases of cloze words ('direct debit', 'doctor appointment'), "
+            "masked as one: classes shaped like the names of intents."
+        },
+    )
     finetune: str = field(
         default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
     )
@@ -229,10 +236,10 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
-        for name in ("head_init_gradient", "hard_cloze", "cloze_per_corpus"):
+        for name in ("head_init_gradient", "hard_cloze", "cloze_per_corpus", "cloze_phrases"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false.")
-        for name in ("hard_cloze", "cloze_per_corpus"):
+        for name in ("hard_cloze", "cloze_per_corpus", "cloze_phrases"):
             if getattr(self, name) and not self.cloze_fraction:
                 raise ValueError(
                     f"{name}=true shapes cloze episodes, and there are none: set cloze_fraction (e.g. 0.3)."
@@ -345,7 +352,7 @@ class MetaTrainer:
         """Episodes of the cloze tasks of ``texts`` (a class per word), shaped as the recipe says."""
         args = self.args
         try:
-            cloze = cloze_task_set(texts, seed=args.seed)
+            cloze = cloze_task_set(texts, seed=args.seed, phrases=args.cloze_phrases)
         except ValueError as error:
             raise ValueError(
                 f"cloze_fraction={args.cloze_fraction}: the training texts are too few for cloze tasks ({error}); "

@@ -28,6 +28,7 @@ def cloze_task_set(
     mask: str = "[MASK]",
     seed: int = 0,
     name: str = "cloze",
+    phrases: bool = False,
 ) -> ClassificationTaskSet:
     """A task set whose classes are words of ``texts`` and whose texts have that word masked.
 
@@ -38,6 +39,10 @@ def cloze_task_set(
     make the tasks trivia. A class keeps at most ``per_word`` of its texts (drawn with ``seed``),
     so that frequent words do not outweigh the rest when texts are counted. Every occurrence of
     the word in a text is replaced by ``mask`` ("[MASK]" is the mask token of BERT-style tokenizers).
+
+    ``phrases``: two consecutive words, each rare enough to be a class, are a class too when the
+    phrase passes the same tests ("direct debit", "doctor appointment"), masked as one ``mask``:
+    classes shaped like the names of intents.
     """
     texts = list(dict.fromkeys(str(t) for t in texts))
     if min_texts < 1 or per_word < 1 or min_length < 1 or not 0 < max_share <= 1:
@@ -47,15 +52,22 @@ def cloze_task_set(
         )
     containing, in_lower_case = defaultdict(list), defaultdict(int)
     for index, text in enumerate(texts):
-        found = [w for w in _WORD.findall(text) if len(w) >= min_length]
+        words = _WORD.findall(text)
+        found = [w for w in words if len(w) >= min_length]
+        if phrases:
+            found += [f"{a} {b}" for a, b in zip(words, words[1:]) if min(len(a), len(b)) >= min_length]
         for word in {w.lower() for w in found}:
             containing[word].append(index)
         for word in {w for w in found if w.islower()}:
             in_lower_case[word] += 1
     most = max_share * len(texts)
-    words = sorted(
-        w for w, rows in containing.items() if min_texts <= len(rows) <= most and 2 * in_lower_case[w] >= len(rows)
-    )
+
+    def is_class(word: str) -> bool:
+        rows = containing[word]
+        rare = all(len(containing[w]) <= most for w in word.split())  # a phrase: each of its words too
+        return min_texts <= len(rows) and rare and 2 * in_lower_case[word] >= len(rows)
+
+    words = sorted(w for w in list(containing) if is_class(w))
     if len(words) < 2:
         raise ValueError(
             f"{len(texts)} texts give {len(words)} words in {min_texts} to {most:.0f} texts; a cloze task set needs "
@@ -67,7 +79,8 @@ def cloze_task_set(
         rows = containing[word]
         if len(rows) > per_word:
             rows = sorted(rng.choice(rows, per_word, replace=False).tolist())
-        pattern = re.compile(rf"(?<![A-Za-z]){word}(?![A-Za-z])", re.IGNORECASE)
+        spelled = r"[^A-Za-z]+".join(word.split())  # a phrase's words, whatever lies between them in the text
+        pattern = re.compile(rf"(?<![A-Za-z]){spelled}(?![A-Za-z])", re.IGNORECASE)
         masked += [pattern.sub(mask, texts[i]) for i in rows]
         labels += [word] * len(rows)
     return ClassificationTaskSet(masked, labels, name=name, conflicts="keep")
