@@ -182,6 +182,24 @@ def test_the_gradient_reaches_the_adapter_through_the_label_side(tiny_encoder):
     assert all(through_head[n].abs().sum() > 0 for n in start if "lora_A" in n)
 
 
+def test_the_symmetric_term_asks_each_class_to_pick_its_own_queries(tiny_encoder, tmp_path):
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    start, episode = nonzero_lora(tiny_encoder), labelled_episode()
+    plain, _, _ = protonet_loss(tiny_encoder, start, episode, label_weight=1.0, metric="cosine")
+    both, _, _ = protonet_loss(tiny_encoder, start, episode, label_weight=1.0, metric="cosine", symmetric_weight=0.5)
+    targets, query_targets = episode_targets(episode)
+    centres, _, _ = episode_class_vectors(
+        tiny_encoder, start, episode.support_texts, targets, episode.way, episode.label_texts, 1.0
+    )
+    queries = tiny_encoder.functional_forward(start, episode.query_texts)
+    scores = torch.nn.functional.normalize(queries, dim=1) @ torch.nn.functional.normalize(centres, dim=1).T
+    by_class = torch.log_softmax(scores.T / start[LOG_TEMPERATURE].exp(), dim=1)  # (class, query)
+    transposed = -torch.stack([by_class[c, query_targets == c].mean() for c in range(episode.way)]).mean()
+    assert float(both - plain) == pytest.approx(0.5 * float(transposed), rel=1e-4)
+    with pytest.raises(ValueError, match="symmetric_weight=0.5 must be >= 0, and is for algorithm=protonet only"):
+        toy_args(tmp_path, algorithm="fomaml", symmetric_weight=0.5)
+
+
 def test_label_aware_training_needs_label_texts(tiny_encoder):
     tiny_encoder.add_lora(LoraSettings(r=4))
     with pytest.raises(ValueError, match="needs episode.label_texts"):

@@ -119,6 +119,7 @@ def protonet_loss(
     anchor: FrozenEmbeddings | None = None,
     label_weight: float | None = None,
     metric: str = "euclidean",
+    symmetric_weight: float = 0.0,
 ) -> tuple:
     """Cross-entropy of the queries against the episode's class vectors; returns (loss, accuracy, drift).
 
@@ -126,6 +127,9 @@ def protonet_loss(
     vectors label-aware (see the module docstring; needs ``episode.label_texts``). ``drift`` is
     the mean squared distance of the episode's embeddings from the frozen encoder's (``anchor``;
     0 without one), a penalty that keeps the adapted metric near the pretrained one.
+    ``symmetric_weight`` adds the transposed cross-entropy, each class vector picking its own
+    queries among all of the episode's (CLIP's symmetric loss): the first term asks a text to
+    prefer its class over the others, this one asks a class to prefer its texts over the others'.
     """
     support_targets, query_targets = (t.to(encoder.device) for t in episode_targets(episode))
     centres, support, labels = episode_class_vectors(
@@ -144,7 +148,11 @@ def protonet_loss(
     if anchor is not None:
         texts = episode.support_texts + episode.query_texts + (episode.label_texts if labels is not None else [])
         drift = anchor.drift(texts, torch.cat([support, query] + ([labels] if labels is not None else [])))
-    return nn.functional.cross_entropy(logits, query_targets), float(accuracy), drift
+    loss = nn.functional.cross_entropy(logits, query_targets)
+    if symmetric_weight:
+        own = nn.functional.one_hot(query_targets, episode.way).T.to(logits)  # (class, query): its queries
+        loss = loss + symmetric_weight * nn.functional.cross_entropy(logits.T, own / own.sum(1, keepdim=True))
+    return loss, float(accuracy), drift
 
 
 def _label_texts(episode: Episode, label_weight) -> list[str] | None:

@@ -149,6 +149,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "encoder's embedding of their label texts (fine distinctions)."
         },
     )
+    symmetric_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "protonet: weight of the transposed loss, each class vector picking its own queries among the "
+            "episode's (CLIP's symmetric contrastive loss); 0 = off."
+        },
+    )
     cloze_fraction: float = field(
         default=0.0,
         metadata={
@@ -206,7 +213,7 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
         super().__post_init__()
         _as_range(self.shot, "shot")
         fractions = ("zero_shot_fraction", "hard_fraction", "cloze_fraction")
-        for name in ("temperature", "anchor_weight", *fractions):
+        for name in ("temperature", "anchor_weight", "symmetric_weight", *fractions):
             setattr(self, name, _number(name, getattr(self, name)))
         if self.label_weight is not None:
             self.label_weight = _number("label_weight", self.label_weight)
@@ -244,6 +251,11 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
                 raise ValueError(
                     f"{name}=true shapes cloze episodes, and there are none: set cloze_fraction (e.g. 0.3)."
                 )
+        if not self.symmetric_weight >= 0 or (self.symmetric_weight and self.algorithm != "protonet"):
+            raise ValueError(
+                f"symmetric_weight={self.symmetric_weight!r} must be >= 0, and is for algorithm=protonet only "
+                f"(not {self.algorithm!r}): set it to 0."
+            )
         if not self.anchor_weight >= 0:
             raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
         if not isinstance(self.tasks, list) or not self.tasks:
@@ -439,7 +451,13 @@ class MetaTrainer:
         args = self.args
         if args.algorithm == "protonet":
             loss, accuracy, drift = protonet_loss(
-                self.encoder, self.meta_parameters, episode, self.anchor, args.label_weight, args.metric
+                self.encoder,
+                self.meta_parameters,
+                episode,
+                self.anchor,
+                args.label_weight,
+                args.metric,
+                args.symmetric_weight,
             )
             ((loss + args.anchor_weight * drift) / args.meta_batch_size).backward()
             stats = {"loss": float(loss.detach()), "accuracy": accuracy}
