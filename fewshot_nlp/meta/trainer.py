@@ -335,11 +335,12 @@ class MetaTrainer:
                 raise ValueError(
                     "cloze_per_corpus=true makes cloze tasks of each corpus' own texts: give no cloze_texts."
                 )
-            corpora = [sampler.task_set.texts_and_labels()[0] for sampler in self.train_samplers]
             if cloze_texts is not None:
                 corpora = [cloze_texts]
-            elif not args.cloze_per_corpus:
-                corpora = [[t for texts in corpora for t in texts]]
+            else:
+                corpora = [sampler.task_set.texts_and_labels()[0] for sampler in self.train_samplers]
+                if not args.cloze_per_corpus:
+                    corpora = [[t for texts in corpora for t in texts]]
             self.cloze_samplers = [self.cloze_sampler(texts, shot) for texts in corpora]
         if args.val_tasks:
             val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
