@@ -110,6 +110,8 @@ def test_per_corpus_cloze_episodes_take_their_words_from_one_corpus(tiny_encoder
     assert all(len(corpora_of(e)) == 1 for e in episodes)
     assert {4, 5} == set().union(*map(corpora_of, episodes))  # both corpora take their turn
     assert any(len(corpora_of(e)) == 2 for step in range(20) for e in pile.episodes_for_step(step))
+    with pytest.raises(ValueError, match="cloze_per_corpus=true makes cloze tasks of each corpus' own texts"):
+        MetaTrainer(toy_args(tmp_path, **options, cloze_per_corpus=True), tiny_encoder, task_sets, cloze_texts=texts)
     with pytest.raises(ValueError, match="cloze_per_corpus=true shapes cloze episodes.*set cloze_fraction"):
         toy_args(tmp_path, cloze_per_corpus=True)
 
