@@ -501,6 +501,7 @@ LATER_VARIANTS = (
     ("full-hard-cloze-all-corpus", "Cloze episodes of one corpus at a time", REPORTED_RECIPE),
     ("full-hard-cloze-all-phrases", "Two-word phrases among the cloze classes", REPORTED_RECIPE),
     ("full-hard-cloze-all-sym", "The loss made symmetric (each class also picks its own texts)", REPORTED_RECIPE),
+    ("full-hard-cloze-all-symfew", "The same on few-shot episodes only", REPORTED_RECIPE),
 )
 
 

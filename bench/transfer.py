@@ -132,11 +132,22 @@ VARIANTS = {
     # symmetric (each class vector also picks its own queries among the episode's, weight 1: CLIP's equal halves)
     "full-hard-cloze-all-sym": [*HARD, "cloze_fraction=0.3", "symmetric_weight=1.0"],
     "full-hard-cloze-all-sym-seed1": [*HARD, "cloze_fraction=0.3", "symmetric_weight=1.0", "seed=1"],
+    # declared after it, before running, same fold, seeds and rule: the symmetric term on few-shot episodes only
+    "full-hard-cloze-all-symfew": [*HARD, "cloze_fraction=0.3", "symmetric_weight=1.0", "symmetric_zero_shot=false"],
+    "full-hard-cloze-all-symfew-seed1": [
+        *HARD,
+        "cloze_fraction=0.3",
+        "symmetric_weight=1.0",
+        "symmetric_zero_shot=false",
+        "seed=1",
+    ],
 }
 #: the default's validation: the dev splits (new texts of the training classes) of the corpora that have one
 DEV_SPLITS = ["clinc150:val", "sgd:dev", "goemotions:dev"]
 #: variants trained on every class of their corpora, validated on those corpora's dev splits (as the default is)
-ALL_CLASSES = {f"full-hard-cloze-all{v}{seed}" for v in ("", "-corpus", "-phrases", "-sym") for seed in ("", "-seed1")}
+ALL_CLASSES = {
+    f"full-hard-cloze-all{v}{seed}" for v in ("", "-corpus", "-phrases", "-sym", "-symfew") for seed in ("", "-seed1")
+}
 #: class fractions (train, val, test) of the held-out corpus' classes for the variants trained on its own train split
 #: alone, with no validation (the last step kept): every class, or 70% of them ("-own-new", scored on the other 30%)
 NEW_CLASS_FRACTIONS = [0.7, 0.0, 0.3]

@@ -198,6 +198,12 @@ def test_the_symmetric_term_asks_each_class_to_pick_its_own_queries(tiny_encoder
     assert float(both - plain) == pytest.approx(0.5 * float(transposed), rel=1e-4)
     with pytest.raises(ValueError, match="symmetric_weight=0.5 must be >= 0, and is for algorithm=protonet only"):
         toy_args(tmp_path, algorithm="fomaml", symmetric_weight=0.5)
+    toy = {"toy": toy_task_set()}
+    few_shot_only = MetaTrainer(toy_args(tmp_path, symmetric_weight=0.5, symmetric_zero_shot=False), tiny_encoder, toy)
+    assert few_shot_only.symmetric_weight(episode) == 0.5
+    assert few_shot_only.symmetric_weight(labelled_episode(zero_shot=True)) == 0.0
+    everywhere = MetaTrainer(toy_args(tmp_path, symmetric_weight=0.5), tiny_encoder, toy)
+    assert everywhere.symmetric_weight(labelled_episode(zero_shot=True)) == 0.5
 
 
 def test_label_aware_training_needs_label_texts(tiny_encoder):

@@ -156,6 +156,12 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "episode's (CLIP's symmetric contrastive loss); 0 = off."
         },
     )
+    symmetric_zero_shot: bool = field(
+        default=True,
+        metadata={
+            "help": "Whether the symmetric term applies to zero-shot episodes too (false: to few-shot ones only)."
+        },
+    )
     cloze_fraction: float = field(
         default=0.0,
         metadata={
@@ -243,7 +249,7 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
-        for name in ("head_init_gradient", "hard_cloze", "cloze_per_corpus", "cloze_phrases"):
+        for name in ("head_init_gradient", "hard_cloze", "cloze_per_corpus", "cloze_phrases", "symmetric_zero_shot"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false.")
         for name in ("hard_cloze", "cloze_per_corpus", "cloze_phrases"):
@@ -416,6 +422,11 @@ class MetaTrainer:
             episodes.append(episode)
         return episodes
 
+    def symmetric_weight(self, episode) -> float:
+        """The weight of protonet's symmetric term for ``episode`` (none on zero-shot ones unless asked)."""
+        applies = self.args.symmetric_zero_shot or len(episode.support_texts) > 0
+        return self.args.symmetric_weight if applies else 0.0
+
     @property
     def wall_seconds(self) -> float:
         started, before = self._clock
@@ -458,7 +469,7 @@ class MetaTrainer:
                 self.anchor,
                 args.label_weight,
                 args.metric,
-                args.symmetric_weight,
+                self.symmetric_weight(episode),
             )
             ((loss + args.anchor_weight * drift) / args.meta_batch_size).backward()
             stats = {"loss": float(loss.detach()), "accuracy": accuracy}
