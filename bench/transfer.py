@@ -65,6 +65,17 @@ HELD_OUT = ["banking77", "clinc150", "snips", "sgd"]
 FULL = ["finetune=full", "lora={}", "outer_lr=2e-5"]
 #: ... with half of the episodes a class and its nearest classes by label text
 HARD = [*FULL, "hard_fraction=0.5"]
+#: levers on full-hard-cloze-all (2026-12-03, ninth session), each declared before running, in this order, on the
+#: CLINC150 (validation) fold with seeds 0 and 1, to the test folds only if 0.1 point above full-hard-cloze-all's
+#: two seeds: cloze words from one corpus at a time (the one its labelled episode would have come from); two-word
+#: phrases of cloze words among the cloze classes ("direct debit"); the label-aware loss made symmetric (each class
+#: vector also picks its own queries, weight 1: CLIP's equal halves); the same on few-shot episodes only
+ALL_CLASS_LEVERS = {
+    "-corpus": ["cloze_per_corpus=true"],
+    "-phrases": ["cloze_phrases=true"],
+    "-sym": ["symmetric_weight=1.0"],
+    "-symfew": ["symmetric_weight=1.0", "symmetric_zero_shot=false"],
+}
 #: capacity variants: overrides of the recipe (the first is the recipe as written)
 VARIANTS = {
     "lora-all-r16": [],
@@ -119,35 +130,16 @@ VARIANTS = {
     "full-hard-cloze-own": [*HARD, "cloze_fraction=0.3"],
     # declared after it, before running: the same on 70% of the held-out corpus' classes, scored on the other 30%
     "full-hard-cloze-own-new": [*HARD, "cloze_fraction=0.3"],
-    # 2026-12-03 (ninth session), declared before running, on the CLINC150 (validation) fold with seeds 0 and 1:
-    # full-hard-cloze-all with each cloze episode's words from one corpus, the one its labelled episode would have
-    # come from; to the test folds (both seeds) only if its two-seed mean is 0.1 point above full-hard-cloze-all's
-    "full-hard-cloze-all-corpus": [*HARD, "cloze_fraction=0.3", "cloze_per_corpus=true"],
-    "full-hard-cloze-all-corpus-seed1": [*HARD, "cloze_fraction=0.3", "cloze_per_corpus=true", "seed=1"],
-    # declared after it missed, before running, on the same fold, seeds and rule: cloze classes include two-word
-    # phrases of cloze words ("direct debit", "doctor appointment"), shaped like intent names
-    "full-hard-cloze-all-phrases": [*HARD, "cloze_fraction=0.3", "cloze_phrases=true"],
-    "full-hard-cloze-all-phrases-seed1": [*HARD, "cloze_fraction=0.3", "cloze_phrases=true", "seed=1"],
-    # declared after both missed, before running, on the same fold, seeds and rule: the label-aware loss made
-    # symmetric (each class vector also picks its own queries among the episode's, weight 1: CLIP's equal halves)
-    "full-hard-cloze-all-sym": [*HARD, "cloze_fraction=0.3", "symmetric_weight=1.0"],
-    "full-hard-cloze-all-sym-seed1": [*HARD, "cloze_fraction=0.3", "symmetric_weight=1.0", "seed=1"],
-    # declared after it, before running, same fold, seeds and rule: the symmetric term on few-shot episodes only
-    "full-hard-cloze-all-symfew": [*HARD, "cloze_fraction=0.3", "symmetric_weight=1.0", "symmetric_zero_shot=false"],
-    "full-hard-cloze-all-symfew-seed1": [
-        *HARD,
-        "cloze_fraction=0.3",
-        "symmetric_weight=1.0",
-        "symmetric_zero_shot=false",
-        "seed=1",
-    ],
+    **{
+        f"full-hard-cloze-all{lever}{suffix}": [*HARD, "cloze_fraction=0.3", *overrides, *seed]
+        for lever, overrides in ALL_CLASS_LEVERS.items()
+        for suffix, seed in (("", []), ("-seed1", ["seed=1"]))
+    },
 }
 #: the default's validation: the dev splits (new texts of the training classes) of the corpora that have one
 DEV_SPLITS = ["clinc150:val", "sgd:dev", "goemotions:dev"]
 #: variants trained on every class of their corpora, validated on those corpora's dev splits (as the default is)
-ALL_CLASSES = {
-    f"full-hard-cloze-all{v}{seed}" for v in ("", "-corpus", "-phrases", "-sym", "-symfew") for seed in ("", "-seed1")
-}
+ALL_CLASSES = {f"full-hard-cloze-all{lever}{seed}" for lever in ("", *ALL_CLASS_LEVERS) for seed in ("", "-seed1")}
 #: class fractions (train, val, test) of the held-out corpus' classes for the variants trained on its own train split
 #: alone, with no validation (the last step kept): every class, or 70% of them ("-own-new", scored on the other 30%)
 NEW_CLASS_FRACTIONS = [0.7, 0.0, 0.3]
