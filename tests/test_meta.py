@@ -456,6 +456,22 @@ def test_checkpoints_refuse_corrupt_and_foreign_files(tmp_path):
         load_checkpoint(tmp_path / "missing", {"a": 1})
 
 
+def test_a_checkpoint_older_than_a_setting_resumes_only_with_its_default(tmp_path):
+    """A checkpoint written before option ``b`` existed ran as ``b``'s default does."""
+    path = save_checkpoint(tmp_path, 3, {"w": torch.ones(2)}, {"fingerprint": {"a": 1}})
+    assert load_checkpoint(path, {"a": 1, "b": False}, defaults={"b": False, "c": 0})[1]["step"] == 3
+    with pytest.raises(CheckpointError, match=r"other settings \(\['b'\]\)"):
+        load_checkpoint(path, {"a": 1, "b": True}, defaults={"b": False})
+    with pytest.raises(CheckpointError, match=r"other settings \(\['b'\]\)"):
+        load_checkpoint(path, {"a": 1, "b": False})  # no defaults given: every setting must be saved
+
+
+def test_training_arguments_know_every_default():
+    defaults = MetaTrainingArguments.defaults()
+    assert defaults["cloze_fraction"] == MetaTrainingArguments(output_dir="x").cloze_fraction
+    assert defaults["tasks"] == ["clinc150"] and "output_dir" not in defaults
+
+
 def test_only_the_newest_checkpoints_are_kept(tmp_path):
     for step in range(1, 5):
         save_checkpoint(tmp_path, step, {"w": torch.full((1,), float(step))}, {"fingerprint": {}})

@@ -73,11 +73,13 @@ def latest_checkpoint(directory) -> Path | None:
     return Path(directory) / pointer.read_text().strip()
 
 
-def load_checkpoint(path, fingerprint: dict) -> tuple[dict[str, torch.Tensor], dict]:
+def load_checkpoint(path, fingerprint: dict, defaults: dict | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, state) of a verified checkpoint.
 
     Refuses, naming the reason, a checkpoint whose files are missing or altered, or that was
-    written by a run with other settings (``fingerprint`` must equal the saved one).
+    written by a run with other settings (``fingerprint`` must equal the saved one). A setting
+    the checkpoint predates matches when it holds its value in ``defaults``: new options default
+    to what training did before them, so a run written by an older version resumes after an upgrade.
     """
     path = Path(path)
     if not (path / STATE).is_file() or not (path / TENSORS).is_file():
@@ -90,7 +92,7 @@ def load_checkpoint(path, fingerprint: dict) -> tuple[dict[str, torch.Tensor], d
         raise CheckpointError(f"{path} is not a fewshot-nlp checkpoint (format {state.get('format')!r}).")
     if state.get("sha256") != _sha256(path / TENSORS):
         raise CheckpointError(f"{path / TENSORS} does not match its checksum: the file is corrupt or was altered.")
-    saved = state.get("fingerprint", {})
+    saved = {**{k: v for k, v in (defaults or {}).items() if k in fingerprint}, **state.get("fingerprint", {})}
     if saved != fingerprint:
         differing = sorted(k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k))
         raise CheckpointError(

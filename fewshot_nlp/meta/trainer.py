@@ -87,6 +87,15 @@ class BaseMetaTrainingArguments:
         skip = {"output_dir", "data", "steps", "eval_every", "checkpoint_every", "early_stopping_patience"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
+    @classmethod
+    def defaults(cls) -> dict:
+        """Each setting's default: what a checkpoint written before that setting existed ran with."""
+        return {
+            f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        }
+
 
 @dataclass
 class MetaTrainingArguments(BaseMetaTrainingArguments):
@@ -564,7 +573,7 @@ class MetaTrainer:
         path = latest_checkpoint(self.checkpoint_dir)
         if path is None:
             return False
-        tensors, state = load_checkpoint(path, self.args.fingerprint())
+        tensors, state = load_checkpoint(path, self.args.fingerprint(), self.args.defaults())
         expected = {f"param.{n}" for n in self.meta_parameters}
         if not expected <= set(tensors):
             raise ValueError(f"{path} lacks parameters {sorted(expected - set(tensors))[:3]}; it is not from this run.")
