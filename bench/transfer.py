@@ -81,12 +81,16 @@ ALL_CLASS_LEVERS = {
     # accuracy still rises at step 200), the better of the two lengths the candidate
     "-steps400": ["steps=400"],
     "-steps600": ["steps=600"],
+    # declared after both 400-step runs scored below 200 steps, before the 600-step ones finished: shorter, to see
+    # where transfer peaks (a cheaper default if as good); same rule, the better of the two the candidate
+    "-steps100": ["steps=100"],
+    "-steps150": ["steps=150"],
 }
 #: runs that start from another run's last checkpoint: the same recipe trained longer, so resuming it gives the
 #: longer run exactly (episodes are drawn by seed and step index) for the cost of the added steps
 CONTINUES = {
     f"full-hard-cloze-all-steps{longer}{seed}": f"full-hard-cloze-all{shorter}{seed}"
-    for longer, shorter in ((400, ""), (600, "-steps400"))
+    for longer, shorter in ((400, ""), (600, "-steps400"), (150, "-steps100"))
     for seed in ("", "-seed1")
 }
 #: capacity variants: overrides of the recipe (the first is the recipe as written)
