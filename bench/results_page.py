@@ -502,6 +502,10 @@ LATER_VARIANTS = (
     ("full-hard-cloze-all-phrases", "Two-word phrases among the cloze classes", REPORTED_RECIPE),
     ("full-hard-cloze-all-sym", "The loss made symmetric (each class also picks its own texts)", REPORTED_RECIPE),
     ("full-hard-cloze-all-symfew", "The same on few-shot episodes only", REPORTED_RECIPE),
+    *(
+        (f"full-hard-cloze-all-steps{steps}", f"{steps} steps instead of 200", REPORTED_RECIPE)
+        for steps in (100, 150, 400, 600)
+    ),
 )
 
 
