@@ -78,16 +78,16 @@ ALL_CLASS_LEVERS = {
     "-sym": ["symmetric_weight=1.0"],
     "-symfew": ["symmetric_weight=1.0", "symmetric_zero_shot=false"],
     # 2026-12-03 (tenth session), declared before running, same fold, seeds and rule: trained longer (its dev-split
-    # accuracy still rises at step 200), the better of the two lengths the candidate
+    # accuracy still rises at step 200)
     "-steps400": ["steps=400"],
     "-steps600": ["steps=600"],
     # declared after both 400-step runs scored below 200 steps, before the 600-step ones finished: shorter, to see
-    # where transfer peaks (a cheaper default if as good); same rule, the better of the two the candidate
+    # where transfer peaks (a cheaper default if as good); same rule, the best of the four lengths the candidate
     "-steps100": ["steps=100"],
     "-steps150": ["steps=150"],
 }
-#: runs that start from another run's last checkpoint: the same recipe trained longer, so resuming it gives the
-#: longer run exactly (episodes are drawn by seed and step index) for the cost of the added steps
+#: runs that start from a shorter run's last checkpoint: the same recipe, so resuming it gives the longer run
+#: exactly (episodes are drawn by seed and step index) for the cost of the added steps
 CONTINUES = {
     f"full-hard-cloze-all-steps{longer}{seed}": f"full-hard-cloze-all{shorter}{seed}"
     for longer, shorter in ((400, ""), (600, "-steps400"), (150, "-steps100"))
