@@ -59,6 +59,7 @@ from fewshot_nlp.meta import MetaTrainer, latest_checkpoint
 from fewshot_nlp.meta.checkpoint import LATEST
 from fewshot_nlp.self_training import pseudo_label
 from fewshot_nlp.tasks import load_task_set, parse_task_name
+from fewshot_nlp.tasks.bible import TARGET_FILE, read_bible_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "configs" / "transfer_protonet.yaml"
@@ -85,7 +86,12 @@ ALL_CLASS_LEVERS = {
     # where transfer peaks (a cheaper default if as good); same rule, the best of the four lengths the candidate
     "-steps100": ["steps=100"],
     "-steps150": ["steps=150"],
+    # 2026-12-03 (eleventh session), declared before running, same fold, seeds and rule: the English Bible's verses
+    # (KJV_CLOZE, written under runs/) join the cloze pool: does cloze text of another domain add transfer?
+    "-kjv": [],
 }
+#: variants whose cloze tasks also come from the English (KJV) New Testament's verses
+KJV_CLOZE = {"full-hard-cloze-all-kjv", "full-hard-cloze-all-kjv-seed1"}
 #: runs that start from a shorter run's last checkpoint: the same recipe, so resuming it gives the longer run
 #: exactly (episodes are drawn by seed and step index) for the cost of the added steps
 CONTINUES = {
@@ -257,8 +263,19 @@ def training_arguments(variant: str, held_out: str, data: str, runs: Path):
         f"task_weights={json.dumps(weights)}",
         *classes,
         *VARIANTS[variant],
+        *([f"cloze_files={json.dumps([str(kjv_verses(data, runs))])}"] if variant in KJV_CLOZE else []),
     ]
     return load_training_arguments(str(RECIPE), overrides)
+
+
+def kjv_verses(data: str, runs: Path) -> Path:
+    """The English New Testament's verses as a text file, one per line (generated, never committed)."""
+    path = runs / "kjv-verses.txt"
+    if not path.is_file():
+        verses = read_bible_file(Path(data) / "bible" / TARGET_FILE).values()
+        runs.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(" ".join(v.split()) for v in verses) + "\n", encoding="utf-8")
+    return path
 
 
 def train(variant: str, held_out: str, data: str, runs: Path) -> Path:

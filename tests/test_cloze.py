@@ -125,3 +125,27 @@ def test_cloze_phrases_reach_the_training_episodes(tiny_encoder, tmp_path):
     assert "direct debit" in trainer.cloze_samplers[0].classes
     with pytest.raises(ValueError, match="cloze_phrases=true shapes cloze episodes.*set cloze_fraction"):
         toy_args(tmp_path, cloze_phrases=True)
+
+
+def test_cloze_files_bring_unlabelled_texts_into_the_cloze_tasks(tiny_encoder, tmp_path):
+    texts = made_up_texts()
+    topics = ClassificationTaskSet(texts, [f"topic{i % 20}" for i in range(len(texts))], name="topics")
+    unlabelled = tmp_path / "mine.txt"
+    unlabelled.write_text("\n\n".join(" ".join(f"q{w}" for w in t.split()) for t in made_up_texts(seed=1)))
+    options = dict(tasks=["topics"], way=4, cloze_fraction=1.0, class_fractions=[1.0, 0.0, 0.0])
+
+    def lengths(trainer) -> list[set[int]]:
+        return [{len(w) for w in sampler.classes} for sampler in trainer.cloze_samplers]
+
+    files = [str(unlabelled)]
+    assert lengths(MetaTrainer(toy_args(tmp_path, **options), tiny_encoder, {"topics": topics})) == [{4}]
+    joined = MetaTrainer(toy_args(tmp_path, **options, cloze_files=files), tiny_encoder, {"topics": topics})
+    assert lengths(joined) == [{4, 5}]  # the corpus' words (4 letters) and the file's (5) in one pool
+    apart = toy_args(tmp_path, **options, cloze_files=files, cloze_per_corpus=True)
+    assert lengths(MetaTrainer(apart, tiny_encoder, {"topics": topics})) == [{4}, {5}]
+    with pytest.raises(FileNotFoundError, match=r"cloze_files: no such file .*missing.txt; give text files"):
+        MetaTrainer(toy_args(tmp_path, **options, cloze_files=["missing.txt"]), tiny_encoder, {"topics": topics})
+    with pytest.raises(ValueError, match="cloze_files feed cloze episodes.*set cloze_fraction"):
+        toy_args(tmp_path, cloze_files=files)
+    with pytest.raises(ValueError, match="cloze_files='mine.txt' must be a list of paths"):
+        toy_args(tmp_path, **options, cloze_files="mine.txt")

@@ -202,6 +202,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "masked as one: classes shaped like the names of intents."
         },
     )
+    cloze_files: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Files of unlabelled texts, one per line, whose cloze tasks join those of the training texts "
+            "(your domain's texts, no labels needed); with cloze_per_corpus, each file is a corpus of its own."
+        },
+    )
     finetune: str = field(
         default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
     )
@@ -266,6 +273,10 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
                 raise ValueError(
                     f"{name}=true shapes cloze episodes, and there are none: set cloze_fraction (e.g. 0.3)."
                 )
+        if not isinstance(self.cloze_files, list) or not all(isinstance(f, str) for f in self.cloze_files):
+            raise ValueError(f"cloze_files={self.cloze_files!r} must be a list of paths, e.g. ['my_texts.txt'].")
+        if self.cloze_files and not self.cloze_fraction:
+            raise ValueError("cloze_files feed cloze episodes, and there are none: set cloze_fraction (e.g. 0.3).")
         if not self.symmetric_weight >= 0 or (self.symmetric_weight and self.algorithm != "protonet"):
             raise ValueError(
                 f"symmetric_weight={self.symmetric_weight!r} must be >= 0, and is for algorithm=protonet only "
@@ -354,8 +365,9 @@ class MetaTrainer:
                 corpora = [cloze_texts]
             else:
                 corpora = [sampler.task_set.texts_and_labels()[0] for sampler in self.train_samplers]
-                if not args.cloze_per_corpus:
-                    corpora = [[t for texts in corpora for t in texts]]
+            corpora += [_unlabelled_texts(path) for path in args.cloze_files]
+            if not args.cloze_per_corpus:
+                corpora = [[t for texts in corpora for t in texts]]
             self.cloze_samplers = [self.cloze_sampler(texts, shot) for texts in corpora]
         if args.val_tasks:
             val_sets = {name: load_task_set(name, root=args.data) for name in args.val_tasks}
@@ -695,6 +707,20 @@ def _number(name: str, value) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name}={value!r} must be a number, e.g. {name}=0.001.") from None
+
+
+def _unlabelled_texts(path) -> list[str]:
+    """The non-blank lines of a cloze file (UTF-8 text, one text per line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"cloze_files: no such file {path}; give text files, one text per line.")
+    try:
+        texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"cloze_files: {path} is not UTF-8 text ({error.reason}); save it as UTF-8.") from None
+    if not texts:
+        raise ValueError(f"cloze_files: {path} holds no texts.")
+    return texts
 
 
 def zero_shot(episode: Episode) -> Episode:
