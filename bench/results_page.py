@@ -515,6 +515,7 @@ LATER_VARIANTS = (
         (f"full-hard-cloze-all-steps{steps}", f"{steps} steps instead of 200", REPORTED_RECIPE)
         for steps in (100, 150, 400, 600)
     ),
+    ("full-hard-cloze-all-kjv", "The English New Testament's verses among the cloze texts", REPORTED_RECIPE),
 )
 
 
