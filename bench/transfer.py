@@ -89,6 +89,8 @@ ALL_CLASS_LEVERS = {
     # 2026-12-03 (eleventh session), declared before running, same fold, seeds and rule: the English Bible's verses
     # (KJV_CLOZE, written under runs/) join the cloze pool: does cloze text of another domain add transfer?
     "-kjv": [],
+    # declared after -kjv missed, before running, same fold, seeds and rule: the encoder's dropout on in training steps
+    "-dropout": ["dropout=true"],
 }
 #: variants whose cloze tasks also come from the English (KJV) New Testament's verses
 KJV_CLOZE = {"full-hard-cloze-all-kjv", "full-hard-cloze-all-kjv-seed1"}

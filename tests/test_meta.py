@@ -338,6 +338,21 @@ def test_protonet_training_lowers_the_loss(tiny_encoder, tmp_path):
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10, losses
 
 
+def test_dropout_is_on_in_training_steps_only_and_drawn_from_the_seed(tiny_encoder, tmp_path):
+    import copy
+
+    def losses(name: str, **options) -> list[float]:
+        args = toy_args(tmp_path / name, steps=3, outer_lr=0.01, **options)
+        trainer = MetaTrainer(args, encoder=copy.deepcopy(tiny_encoder), task_sets={"toy": toy_task_set()})
+        trainer.train()
+        assert not trainer.encoder.training  # validation and the saved model saw no dropout
+        return [h["loss"] for h in trainer.history if "loss" in h]
+
+    plain, noisy, again = losses("plain"), losses("noisy", dropout=True), losses("again", dropout=True)
+    assert len(plain) == 3 and plain != noisy
+    assert noisy == again  # the masks come from the run's seed
+
+
 @pytest.mark.slow  # trains in subprocesses or for many steps
 @pytest.mark.parametrize("algorithm", ["protonet", "fomaml"])
 def test_anchor_keeps_embeddings_near_the_frozen_encoder(tiny_encoder, tmp_path, algorithm):
@@ -413,6 +428,7 @@ def test_adaptation_needs_a_lora_adapter(tiny_encoder):
         ({"metric": "dot"}, "metric='dot' must be one of"),
         ({"task_weights": [1.0, 2.0]}, "one non-negative weight per task set"),
         ({"shot": [3, 1]}, "shot=\\[3, 1\\]"),
+        ({"dropout": 0.1}, "dropout=0.1 must be true or false"),
     ],
 )
 def test_bad_training_arguments(tmp_path, overrides, message):
@@ -531,8 +547,9 @@ LABEL_AWARE = dict(
         ("protonet", {"anchor_weight": 1.0}),
         ("protonet", LABEL_AWARE),
         ("fomaml", LABEL_AWARE),
+        ("protonet", {**LABEL_AWARE, "dropout": True}),
     ],
-    ids=["protonet", "fomaml", "protonet-anchor", "protonet-label-aware", "fomaml-label-aware"],
+    ids=["protonet", "fomaml", "protonet-anchor", "protonet-label-aware", "fomaml-label-aware", "protonet-dropout"],
 )
 def test_a_run_killed_midway_resumes_to_identical_weights(algorithm, extra, tiny_model_dir, tmp_path):
     """With an anchor too (its cache is filled anew on resumption, from other batches), and

@@ -209,6 +209,13 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             "(your domain's texts, no labels needed); with cloze_per_corpus, each file is a corpus of its own."
         },
     )
+    dropout: bool = field(
+        default=False,
+        metadata={
+            "help": "The encoder's own dropout on in training steps (off for validation and the saved model), "
+            "as sentence-transformers trains; false: every step depends only on the weights and the episodes."
+        },
+    )
     finetune: str = field(
         default="lora", metadata={"help": "'lora' (the adapter) or 'full' (every encoder weight, for comparison)."}
     )
@@ -265,7 +272,14 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             raise ValueError(f"way={self.way!r} and eval_way={self.eval_way!r} must be >= 2.")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature!r} must be > 0.")
-        for name in ("head_init_gradient", "hard_cloze", "cloze_per_corpus", "cloze_phrases", "symmetric_zero_shot"):
+        for name in (
+            "head_init_gradient",
+            "hard_cloze",
+            "cloze_per_corpus",
+            "cloze_phrases",
+            "symmetric_zero_shot",
+            "dropout",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false.")
         for name in ("hard_cloze", "cloze_per_corpus", "cloze_phrases"):
@@ -333,7 +347,7 @@ class MetaTrainer:
             self.encoder.enable_full_finetuning()
         elif self.encoder.lora_settings is None:
             self.encoder.add_lora(LoraSettings(**args.lora))
-        self.encoder.eval()  # no dropout: a step depends only on the weights and the episodes
+        self.encoder.eval()  # no dropout but inside training steps, and there only with `dropout`
         if task_sets is None:
             options = {} if args.task_split is None else {"split": args.task_split}
             task_sets = {name: load_task_set(name, root=args.data, **options) for name in args.tasks}
@@ -481,6 +495,13 @@ class MetaTrainer:
 
     def task_gradients(self, episode) -> dict[str, float]:
         """Add one episode's share of the meta-gradient to ``.grad``; returns its loss (and accuracy)."""
+        self.encoder.train(self.args.dropout)
+        try:
+            return self._episode_gradients(episode)
+        finally:
+            self.encoder.eval()  # validation, label vectors and the saved model see no dropout
+
+    def _episode_gradients(self, episode) -> dict[str, float]:
         args = self.args
         if args.algorithm == "protonet":
             loss, accuracy, drift = protonet_loss(
@@ -562,8 +583,8 @@ class MetaTrainer:
         tensors.update(optimizer_tensors(self.optimizer, list(self.meta_parameters)))
         if self.best is not None:
             tensors.update({f"best.{n}": t for n, t in self.best["weights"].items()})
-        # Training draws no random numbers today (episodes come from (seed, index), no dropout);
-        # the generator state is kept anyway so that any future randomness resumes exactly.
+        # Episodes come from (seed, index); dropout (when on) draws from this generator, so a
+        # resumed run continues with the masks an uninterrupted one would have drawn.
         tensors["rng.torch"] = torch.get_rng_state()
         return tensors
 
