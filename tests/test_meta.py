@@ -388,6 +388,17 @@ def test_frozen_embeddings_do_not_depend_on_batch_mates(minilm):
     assert torch.equal(FrozenEmbeddings(encoder)([text, longer])[0], alone)
 
 
+def test_frozen_embeddings_have_no_dropout_when_training_has(tiny_encoder):
+    """With ``dropout``, the anchor's reference must still be the frozen encoder's one embedding."""
+    from fewshot_nlp.meta.protonet import FrozenEmbeddings
+
+    tiny_encoder.add_lora(LoraSettings(r=4))
+    texts = toy_episode().query_texts
+    reference = FrozenEmbeddings(tiny_encoder)(texts)
+    tiny_encoder.train()
+    assert torch.equal(FrozenEmbeddings(tiny_encoder)(texts), reference) and tiny_encoder.training
+
+
 def test_test_time_adaptation_in_fit(tiny_encoder, tmp_path):
     tiny_encoder.add_lora(LoraSettings(r=4))
     clf = FewShotClassifier(tiny_encoder, metric="euclidean", temperature=0.1)

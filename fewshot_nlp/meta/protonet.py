@@ -102,9 +102,12 @@ class FrozenEmbeddings:
     def __call__(self, texts: list[str]) -> torch.Tensor:
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if missing:
+            training = self.encoder.training
+            self.encoder.eval()  # the reference has no dropout, whenever a text first comes up
             with torch.no_grad():
                 for text in missing:
                     self.cache[text] = self.encoder.functional_forward(self.reference, [text])[0]
+            self.encoder.train(training)
         return torch.stack([self.cache[t] for t in texts])
 
     def drift(self, texts: list[str], embeddings: torch.Tensor) -> torch.Tensor:
