@@ -516,6 +516,7 @@ LATER_VARIANTS = (
         for steps in (100, 150, 400, 600)
     ),
     ("full-hard-cloze-all-kjv", "The English New Testament's verses among the cloze texts", REPORTED_RECIPE),
+    ("full-hard-cloze-all-dropout", "The encoder's dropout on in training steps", REPORTED_RECIPE),
 )
 
 
