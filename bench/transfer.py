@@ -87,13 +87,11 @@ ALL_CLASS_LEVERS = {
     "-steps100": ["steps=100"],
     "-steps150": ["steps=150"],
     # 2026-12-03 (eleventh session), declared before running, same fold, seeds and rule: the English Bible's verses
-    # (KJV_CLOZE, written under runs/) join the cloze pool: does cloze text of another domain add transfer?
+    # (kjv_verses(), written under runs/) join the cloze pool: does cloze text of another domain add transfer?
     "-kjv": [],
     # declared after -kjv missed, before running, same fold, seeds and rule: the encoder's dropout on in training steps
     "-dropout": ["dropout=true"],
 }
-#: variants whose cloze tasks also come from the English (KJV) New Testament's verses
-KJV_CLOZE = {"full-hard-cloze-all-kjv", "full-hard-cloze-all-kjv-seed1"}
 #: runs that start from a shorter run's last checkpoint: the same recipe, so resuming it gives the longer run
 #: exactly (episodes are drawn by seed and step index) for the cost of the added steps
 CONTINUES = {
@@ -167,8 +165,7 @@ VARIANTS = {
 #: the default's validation: the dev splits (new texts of the training classes) of the corpora that have one
 DEV_SPLITS = ["clinc150:val", "sgd:dev", "goemotions:dev"]
 #: variants trained on every class of their corpora, validated on those corpora's dev splits (as the default is)
-ALL_CLASSES = {f"full-hard-cloze-all{lever}{seed}" for lever in ("", *ALL_CLASS_LEVERS) for seed in ("", "-seed1")}
-ALL_CLASSES.add("full-hard-cloze-all-seed2")
+ALL_CLASSES = {v for v in VARIANTS if v.startswith("full-hard-cloze-all")}
 #: class fractions (train, val, test) of the held-out corpus' classes for the variants trained on its own train split
 #: alone, with no validation (the last step kept): every class, or 70% of them ("-own-new", scored on the other 30%)
 NEW_CLASS_FRACTIONS = [0.7, 0.0, 0.3]
@@ -265,7 +262,7 @@ def training_arguments(variant: str, held_out: str, data: str, runs: Path):
         f"task_weights={json.dumps(weights)}",
         *classes,
         *VARIANTS[variant],
-        *([f"cloze_files={json.dumps([str(kjv_verses(data, runs))])}"] if variant in KJV_CLOZE else []),
+        *([f"cloze_files={json.dumps([str(kjv_verses(data, runs))])}"] if "-kjv" in variant else []),
     ]
     return load_training_arguments(str(RECIPE), overrides)
 
@@ -276,7 +273,7 @@ def kjv_verses(data: str, runs: Path) -> Path:
     if not path.is_file():
         verses = read_bible_file(Path(data) / "bible" / TARGET_FILE).values()
         runs.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(" ".join(v.split()) for v in verses) + "\n", encoding="utf-8")
+        path.write_text("\n".join(verses) + "\n", encoding="utf-8")  # the reader collapsed their whitespace
     return path
 
 
