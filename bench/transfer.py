@@ -91,6 +91,11 @@ ALL_CLASS_LEVERS = {
     "-kjv": [],
     # declared after -kjv missed, before running, same fold, seeds and rule: the encoder's dropout on in training steps
     "-dropout": ["dropout=true"],
+    # 2026-12-03 (twelfth session), both declared before either ran, same fold, seeds and rule, judged each on its own:
+    # the anchor (weight 1, issue 4's; the issue asks whether it still helps) on the reported recipe, and two episodes
+    # per step (meta_batch_size 2: each step averages two corpora's gradients; twice the texts for the same steps)
+    "-anchor": ["anchor_weight=1.0"],
+    "-mb2": ["meta_batch_size=2"],
 }
 #: runs that start from a shorter run's last checkpoint: the same recipe, so resuming it gives the longer run
 #: exactly (episodes are drawn by seed and step index) for the cost of the added steps
