@@ -517,6 +517,8 @@ LATER_VARIANTS = (
     ),
     ("full-hard-cloze-all-kjv", "The English New Testament's verses among the cloze texts", REPORTED_RECIPE),
     ("full-hard-cloze-all-dropout", "The encoder's dropout on in training steps", REPORTED_RECIPE),
+    ("full-hard-cloze-all-anchor", "The anchor to the frozen MiniLM's embeddings (weight 1)", REPORTED_RECIPE),
+    ("full-hard-cloze-all-mb2", "Two episodes per step", REPORTED_RECIPE),
 )
 
 
