@@ -96,6 +96,10 @@ ALL_CLASS_LEVERS = {
     # per step (meta_batch_size 2: each step averages two corpora's gradients; twice the texts for the same steps)
     "-anchor": ["anchor_weight=1.0"],
     "-mb2": ["meta_batch_size=2"],
+    # declared after both missed, before running, a measurement no choice rides on (CLINC150 fold, seed 0, then seed 1
+    # as time allows): the reported recipe with 0, 1 or 2 of the fold's 3 intent corpora kept (DROPPED says which):
+    # what each labelled intent corpus adds to transfer
+    **{f"-ic{kept}": [] for kept in range(3)},
 }
 #: runs that start from a shorter run's last checkpoint: the same recipe, so resuming it gives the longer run
 #: exactly (episodes are drawn by seed and step index) for the cost of the added steps
@@ -177,6 +181,9 @@ NEW_CLASS_FRACTIONS = [0.7, 0.0, 0.3]
 OWN_CORPUS = {"full-hard-cloze-own": [1.0, 0.0, 0.0], "full-hard-cloze-own-new": NEW_CLASS_FRACTIONS}
 #: corpora a variant leaves out of training besides the held-out one
 DROPPED = {variant: ("goemotions", "fewrel", "ag_news") for variant in VARIANTS if "-intents" in variant}
+#: ... and the intent corpora the -icN variants leave out (for the CLINC150 fold: its intent corpora, largest first)
+INTENTS_ADDED = ("banking77", "sgd", "snips")
+DROPPED |= {f"full-hard-cloze-all-ic{kept}{seed}": INTENTS_ADDED[kept:] for kept in range(3) for seed in ("", "-seed1")}
 #: adapters extracted from a trained variant (no training of their own): the rank-r truncated SVD
 #: of each linear layer's weight change, what a full fine-tune becomes when it ships as a LoRA;
 #: (source variants, whose weights are averaged when there are several; LoRA settings; strength:
