@@ -1,6 +1,6 @@
 """Which classes of a held-out corpus does meta-training help? Zero-shot gain per class against label coverage.
 
-    python bench/transfer_by_class.py --data ../shared/data            # the folds whose runs are on disk
+    python bench/transfer_by_class.py --data ../shared/data    # BANKING77 and SGD folds (their runs must be trained)
 
 The reading of issue 16's misses is that transfer is bounded by the labelled task families the encoder trained
 on. This tests it class by class: for each class of a held-out corpus, the zero-shot accuracy (all of its test
@@ -8,7 +8,9 @@ texts, all-way, label texts) of the reported recipe's adapter (as shipped, from 
 the frozen MiniLM, against the class's *coverage*: the highest cosine similarity (frozen MiniLM) between its label
 text and the label text of any class the fold trained on (labelled corpora only; cloze words are not counted). If the
 reading holds, gains rise with coverage: Spearman's rho above zero (permutation p-value) and the best-covered third of
-the classes gaining more than the least-covered third. Writes docs/results/transfer_by_class.json.
+the classes gaining more than the least-covered third. Added after that test's result, and exploratory: the same
+against the class's *crowding* (its label text's highest cosine to another class of the same corpus). Writes
+docs/results/transfer_by_class.json.
 """
 
 from __future__ import annotations
