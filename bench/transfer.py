@@ -181,7 +181,7 @@ NEW_CLASS_FRACTIONS = [0.7, 0.0, 0.3]
 OWN_CORPUS = {"full-hard-cloze-own": [1.0, 0.0, 0.0], "full-hard-cloze-own-new": NEW_CLASS_FRACTIONS}
 #: corpora a variant leaves out of training besides the held-out one
 DROPPED = {variant: ("goemotions", "fewrel", "ag_news") for variant in VARIANTS if "-intents" in variant}
-#: ... and the intent corpora the -icN variants leave out (for the CLINC150 fold: its intent corpora, largest first)
+#: ... and the intent corpora the -icN variants leave out (for the CLINC150 fold: its intent corpora, most classes first)
 INTENTS_ADDED = ("banking77", "sgd", "snips")
 DROPPED |= {f"full-hard-cloze-all-ic{kept}{seed}": INTENTS_ADDED[kept:] for kept in range(3) for seed in ("", "-seed1")}
 #: adapters extracted from a trained variant (no training of their own): the rank-r truncated SVD
