@@ -183,7 +183,12 @@ OWN_CORPUS = {"full-hard-cloze-own": [1.0, 0.0, 0.0], "full-hard-cloze-own-new":
 DROPPED = {variant: ("goemotions", "fewrel", "ag_news") for variant in VARIANTS if "-intents" in variant}
 #: ... and the intent corpora the -icN variants leave out (for the CLINC150 fold: its intent corpora, most classes first)
 INTENTS_ADDED = ("banking77", "sgd", "snips")
-DROPPED |= {f"full-hard-cloze-all-ic{kept}{seed}": INTENTS_ADDED[kept:] for kept in range(3) for seed in ("", "-seed1")}
+DROPPED |= {
+    variant: INTENTS_ADDED[kept:]
+    for kept in range(len(INTENTS_ADDED))
+    for variant in VARIANTS
+    if variant.startswith(f"full-hard-cloze-all-ic{kept}")
+}
 #: adapters extracted from a trained variant (no training of their own): the rank-r truncated SVD
 #: of each linear layer's weight change, what a full fine-tune becomes when it ships as a LoRA;
 #: (source variants, whose weights are averaged when there are several; LoRA settings; strength:

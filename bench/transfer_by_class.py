@@ -49,31 +49,23 @@ def zero_shot_accuracy(encoder, task_set) -> dict:
     return {c: float(np.mean(h)) for c, h in hits.items()}
 
 
-def nearest(frozen, task_set, others: dict, same_classes: bool = False) -> dict:
-    """Per class: (highest cosine of its label text to one of ``others`` {name: label text}, that name); with
-    ``same_classes`` (``others`` are the task set's own classes, in order) a class is never its own nearest."""
-    own = frozen.encode([task_set.label_text(c) for c in task_set.classes])
-    theirs = frozen.encode(list(others.values()))
+def nearest(own: torch.Tensor, theirs: torch.Tensor, names: list, exclude_self: bool = False) -> list[tuple]:
+    """For each row of ``own``: (highest cosine to a row of ``theirs``, that row's name); with ``exclude_self``
+    (``theirs`` is ``own``) a row is never its own nearest."""
     similarity = torch.nn.functional.normalize(own, dim=-1) @ torch.nn.functional.normalize(theirs, dim=-1).T
-    if same_classes:
+    if exclude_self:
         similarity.fill_diagonal_(-1.0)
     best = similarity.max(dim=1)
-    names = list(others)
-    return {c: (round(float(v), 4), names[int(i)]) for c, v, i in zip(task_set.classes, best.values, best.indices)}
+    return [(round(float(v), 4), names[int(i)]) for v, i in zip(best.values, best.indices)]
 
 
-def coverage(frozen, task_set, trained_on: list[str], data: str) -> dict:
-    """Per class: (highest cosine to a trained class's label text, that class)."""
+def trained_label_texts(trained_on: list[str], data: str) -> dict:
+    """{"corpus/class": label text} for every class of the fold's labelled training corpora."""
     trained = {}
     for name in trained_on:
         corpus = load_task_set(name, data)
         trained |= {f"{parse_task_name(name)[0]}/{c}": corpus.label_text(c) for c in corpus.classes}
-    return nearest(frozen, task_set, trained)
-
-
-def crowding(frozen, task_set) -> dict:
-    """Per class: (highest cosine to another class's label text in the same corpus, that class)."""
-    return nearest(frozen, task_set, {c: task_set.label_text(c) for c in task_set.classes}, same_classes=True)
+    return trained
 
 
 def rank_correlation(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -92,12 +84,16 @@ def fold(held_out: str, data: str, runs: Path, frozen) -> dict:
     trained_on = training_arguments(RUN, held_out, data, runs).tasks
     before = zero_shot_accuracy(frozen, task_set)
     after = zero_shot_accuracy(FewShotClassifier.from_pretrained(model_dir).encoder, task_set)
-    near = coverage(frozen, task_set, trained_on, data)
+    # coverage: the nearest trained class by label text; crowding: the nearest other class of the same corpus
+    own = frozen.encode([task_set.label_text(c) for c in task_set.classes])
+    trained = trained_label_texts(trained_on, data)
+    near = dict(zip(task_set.classes, nearest(own, frozen.encode(list(trained.values())), list(trained))))
+    crowd = dict(zip(task_set.classes, nearest(own, own, task_set.classes, exclude_self=True)))
     classes = sorted(task_set.classes, key=lambda c: near[c][0])
     gain = np.array([after[c] - before[c] for c in classes])
     cover = np.array([near[c][0] for c in classes])
     rho, p = rank_correlation(cover, gain)
-    crowd = crowding(frozen, task_set)  # exploratory, added after the declared test's result
+    # exploratory, added after the declared test's result
     crowded_rho, crowded_p = rank_correlation(np.array([crowd[c][0] for c in classes]), gain)
     third = len(classes) // 3
     low, high = mean_confidence_interval(gain[:third]), mean_confidence_interval(gain[-third:])
