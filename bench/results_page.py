@@ -141,6 +141,10 @@ class Numbers:
         """A variant's paired difference in one setting, for each held-out corpus it ran on."""
         return [self.transfer_cells(variant, h)[setting]["difference"] for h in self.transfer["results"][variant]]
 
+    def on_validation_fold(self, *variants: str) -> bool:
+        """Whether every one of ``variants`` was scored on the validation fold."""
+        return all(VALIDATION_FOLD in self.transfer["results"].get(v, {}) for v in variants)
+
     def five_cell_mean(self, fold: str, *variants: str) -> float:
         """The mean difference over the five cells of one fold, averaged over the variants (e.g. seeds)."""
         return sum(self.transfer_cells(v, fold)[s]["difference"] for v in variants for s in TRANSFER_CELLS) / (
@@ -529,7 +533,7 @@ def later_variants(n: Numbers) -> str:
     said = ""
     for recipe, what, baseline in LATER_VARIANTS:
         pair = seed_pair(recipe)
-        if not all(VALIDATION_FOLD in n.transfer["results"].get(v, {}) for v in pair):
+        if not n.on_validation_fold(*pair):
             continue
         lead = n.five_cell_mean(VALIDATION_FOLD, *pair) - n.five_cell_mean(VALIDATION_FOLD, *seed_pair(baseline))
         verdict = "past the 0.1-point rule: the candidate for the test folds" if lead >= 0.001 else "not run further"
@@ -541,7 +545,7 @@ def intent_corpora(n: Numbers) -> str:
     """The dose-response of the reported recipe in its labelled intent corpora, once every count ran on both seeds."""
     recipes = [f"{REPORTED_RECIPE}-ic{kept}" for kept in range(3)] + [REPORTED_RECIPE]
     pairs = [seed_pair(r) for r in recipes]
-    if not all(VALIDATION_FOLD in n.transfer["results"].get(v, {}) for pair in pairs for v in pair):
+    if not n.on_validation_fold(*(v for pair in pairs for v in pair)):
         return ""
     means = ", ".join(
         f"{kept}: {100 * n.five_cell_mean(VALIDATION_FOLD, *pair):+.2f}" for kept, pair in enumerate(pairs)
