@@ -58,7 +58,7 @@ from fewshot_nlp.evaluation import PrecomputedEncoder, evaluate_episodes, mean_c
 from fewshot_nlp.meta import MetaTrainer, latest_checkpoint
 from fewshot_nlp.meta.checkpoint import LATEST
 from fewshot_nlp.self_training import pseudo_label
-from fewshot_nlp.tasks import load_task_set, parse_task_name
+from fewshot_nlp.tasks import GROUPED_VIEWS, load_task_set, parse_task_name
 from fewshot_nlp.tasks.bible import TARGET_FILE, read_bible_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +100,17 @@ ALL_CLASS_LEVERS = {
     # as time allows): the reported recipe with 0, 1 or 2 of the fold's 3 intent corpora kept (DROPPED says which):
     # what each labelled intent corpus adds to transfer
     **{f"-ic{kept}": [] for kept in range(3)},
+    # 2026-12-03 (thirteenth session), declared before running, same fold, seeds and rule: the coarser views of the
+    # fold's corpora (VIEWS) join training as corpora of their own: more kinds of task from the same texts
+    "-views": [],
+}
+#: grouped views (fewshot_nlp.tasks.GROUPED_VIEWS) that the -views variants add when their corpus is trained on,
+#: weighted as the recipe weights corpora (the square root of the class count)
+VIEWS = {
+    "clinc150-domains:train": 3.2,
+    "sgd-domains:train": 4.0,
+    "sgd-actions:train": 2.6,
+    "goemotions-ekman:train": 2.6,
 }
 #: runs that start from a shorter run's last checkpoint: the same recipe, so resuming it gives the longer run
 #: exactly (episodes are drawn by seed and step index) for the cost of the added steps
@@ -265,6 +276,9 @@ def training_arguments(variant: str, held_out: str, data: str, runs: Path):
     keep = [i for i, task in enumerate(recipe.tasks) if parse_task_name(task)[0] not in dropped]
     tasks = [recipe.tasks[i] for i in keep]
     weights = [recipe.task_weights[i] for i in keep]
+    if "-views" in variant:
+        views = {view: w for view, w in VIEWS.items() if GROUPED_VIEWS[parse_task_name(view)[0]] not in dropped}
+        tasks, weights = [*tasks, *views], [*weights, *views.values()]
     classes = []
     if variant in OWN_CORPUS:
         tasks, weights = [f"{held_out}:train"], [1.0]

@@ -26,7 +26,15 @@ from tqdm.auto import tqdm
 from ..encoders import DEFAULT_ENCODER, LoraSettings, SentenceEncoder
 from ..evaluation import PrecomputedEncoder, evaluate_episodes
 from ..heads.prototype import METRICS
-from ..tasks import EpisodeSampler, cloze_task_set, load_task_set, save_class_split, word_family
+from ..tasks import (
+    GROUPED_VIEWS,
+    EpisodeSampler,
+    cloze_task_set,
+    load_task_set,
+    parse_task_name,
+    save_class_split,
+    word_family,
+)
 from ..tasks.episodes import Episode, _as_range
 from .checkpoint import (
     latest_checkpoint,
@@ -298,6 +306,14 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             )
         if not self.anchor_weight >= 0:
             raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
+        corpora = {parse_task_name(task)[0] for task in self.tasks}
+        views = [view for view in corpora & set(GROUPED_VIEWS) if GROUPED_VIEWS[view] in corpora]
+        if views and self.class_fractions[0] < 1:
+            raise ValueError(
+                f"{views[0]} labels the texts of {GROUPED_VIEWS[views[0]]} by group, so its training groups hold "
+                f"texts of the classes class_fractions={self.class_fractions} keeps out of training: train on every "
+                "class (class_fractions: [1.0, 0.0, 0.0], validation from val_tasks), or drop the view."
+            )
         if not isinstance(self.tasks, list) or not self.tasks:
             raise ValueError(f"tasks={self.tasks!r} must be a non-empty list, e.g. ['clinc150', 'banking77'].")
 
@@ -378,7 +394,7 @@ class MetaTrainer:
             if cloze_texts is not None:
                 corpora = [cloze_texts]
             else:
-                corpora = [sampler.task_set.texts_and_labels()[0] for sampler in self.train_samplers]
+                corpora = _distinct_corpora([sampler.task_set.texts_and_labels()[0] for sampler in self.train_samplers])
             corpora += [_unlabelled_texts(path) for path in args.cloze_files]
             if not args.cloze_per_corpus:
                 corpora = [[t for texts in corpora for t in texts]]
@@ -742,6 +758,17 @@ def _unlabelled_texts(path) -> list[str]:
     if not texts:
         raise ValueError(f"cloze_files: {path} holds no texts.")
     return texts
+
+
+def _distinct_corpora(corpora: list[list[str]]) -> list[list[str]]:
+    """The corpora whose texts are not all in another one (the first of equal ones kept): a grouped view of a
+    corpus (``sgd-domains``) holds that corpus' texts, which should feed the cloze tasks once, not twice."""
+    sets = [set(texts) for texts in corpora]
+    return [
+        texts
+        for i, texts in enumerate(corpora)
+        if not any(sets[i] < other or (sets[i] == other and j < i) for j, other in enumerate(sets) if j != i)
+    ]
 
 
 def zero_shot(episode: Episode) -> Episode:

@@ -13,6 +13,7 @@ from .episodes import Episode, EpisodeSampler, load_episodes, save_episodes
 from .readers import (
     CSV_CORPORA,
     DATA_ENV,
+    GROUPED_VIEWS,
     HUB_DATASETS,
     TASK_READERS,
     data_root,
@@ -31,6 +32,7 @@ __all__ = [
     "CSV_CORPORA",
     "BibleSplit",
     "DATA_ENV",
+    "GROUPED_VIEWS",
     "HUB_DATASETS",
     "TASK_READERS",
     "ClassificationTaskSet",

