@@ -524,6 +524,7 @@ LATER_VARIANTS = (
     ("full-hard-cloze-all-dropout", "The encoder's dropout on in training steps", REPORTED_RECIPE),
     ("full-hard-cloze-all-anchor", "The anchor to the frozen MiniLM's embeddings (weight 1)", REPORTED_RECIPE),
     ("full-hard-cloze-all-mb2", "Two episodes per step", REPORTED_RECIPE),
+    ("full-hard-cloze-all-views", "Coarser views of the corpora as tasks of their own", REPORTED_RECIPE),
 )
 
 

@@ -149,3 +149,24 @@ def test_cloze_files_bring_unlabelled_texts_into_the_cloze_tasks(tiny_encoder, t
         toy_args(tmp_path, cloze_files=files)
     with pytest.raises(ValueError, match="cloze_files='mine.txt' must be a list of paths"):
         toy_args(tmp_path, **options, cloze_files="mine.txt")
+
+
+def test_a_grouped_view_beside_its_corpus_feeds_the_cloze_tasks_once(tiny_encoder, tmp_path):
+    texts = made_up_texts()
+    topics = ClassificationTaskSet(texts, [f"topic{i % 20}" for i in range(len(texts))], name="topics")
+    coarse = topics.grouped({"low": [f"topic{i}" for i in range(10)], "high": [f"topic{i}" for i in range(10, 20)]})
+    options = dict(way=4, cloze_fraction=1.0, class_fractions=[1.0, 0.0, 0.0])
+
+    def cloze_texts(task_sets: dict) -> int:
+        trainer = MetaTrainer(toy_args(tmp_path, tasks=list(task_sets), **options), tiny_encoder, task_sets)
+        return len(trainer.cloze_samplers[0].task_set)
+
+    alone = cloze_texts({"topics": topics})
+    assert (
+        cloze_texts({"topics": topics, "coarse": coarse}) == alone == cloze_texts({"coarse": coarse, "topics": topics})
+    )
+    other = ClassificationTaskSet(made_up_texts(seed=1), ["a", "b"] * (len(texts) // 2), name="other")
+    assert cloze_texts({"topics": topics, "other": other}) > alone  # a corpus of other texts still adds its own
+    with pytest.raises(ValueError, match="sgd-domains labels the texts of sgd by group.*class_fractions: \\[1.0"):
+        toy_args(tmp_path, tasks=["sgd:train", "sgd-domains:train"], class_fractions=[0.8, 0.2, 0.0])
+    assert toy_args(tmp_path, tasks=["sgd-domains:train"], class_fractions=[0.8, 0.2, 0.0])  # alone, nothing leaks

@@ -349,3 +349,32 @@ def test_hard_episodes_gather_an_anchor_and_its_nearest_classes():
         EpisodeSampler(ts, way=3, shot=1, query=1, class_vectors={}, hard_fraction=0.5)
     with pytest.raises(ValueError, match="hard_fraction=2"):
         EpisodeSampler(ts, way=3, shot=1, query=1, class_vectors=vectors, hard_fraction=2)
+
+
+def test_a_grouped_view_labels_each_text_by_its_class_group():
+    ts = ClassificationTaskSet(["a", "b", "c", "d"], ["x", "y", "z", "w"], {"x": "about x"}, groups={"g": ["x", "y"]})
+    view = ts.grouped(descriptions={"g": "the g things", "h": "no class of this set"}, name="toy-groups")
+    assert view.by_class == {"g": ["a", "b"]} and view.name == "toy-groups"  # z and w are in no group: left out
+    assert view.descriptions == {"g": "the g things"} and view.label_text("g") == "the g things"
+    regrouped = ts.grouped({"one": ["x", "z"], "two": ["y"]})
+    assert regrouped.by_class == {"one": ["a", "c"], "two": ["b"]}
+    assert regrouped.label_text("two") == label_text("two")
+    with pytest.raises(ValueError, match="class 'x' is in groups 'one' and 'two'"):
+        ts.grouped({"one": ["x"], "two": ["x", "y"]})
+    with pytest.raises(ValueError, match="no class is in any group"):
+        ts.grouped({"one": ["q"]})
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(
+    "view, corpus, groups",
+    [("clinc150-domains", "clinc150", 10), ("sgd-domains", "sgd", 20), ("sgd-actions", "sgd", 7),
+     ("goemotions-ekman", "goemotions", 7)],
+)  # fmt: skip
+def test_every_grouped_view_covers_each_class_of_its_corpus_once(shared_data, view, corpus, groups):
+    whole = load_task_set(f"{corpus}:all", root=shared_data)
+    grouped = load_task_set(f"{view}:all", root=shared_data)
+    assert len(grouped) == len(whole) and len(grouped.classes) == groups  # no text lost: every class is in a group
+    assert sorted(grouped.texts_and_labels()[0]) == sorted(whole.texts_and_labels()[0])
+    assert grouped.name == f"{view}-all" and load_task_set(f"{view}:train", root=shared_data).name == f"{view}-train"
+    assert len(grouped.descriptions) == (0 if view == "clinc150-domains" else groups)
