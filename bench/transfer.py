@@ -103,7 +103,13 @@ ALL_CLASS_LEVERS = {
     # 2026-12-03 (thirteenth session), declared before running, same fold, seeds and rule: the coarser views of the
     # fold's corpora (VIEWS) join training as corpora of their own: more kinds of task from the same texts
     "-views": [],
+    # declared after -views missed, before running, same fold, seeds and rule: the test splits of the fold's training
+    # corpora join their train splits (SPLITS_JOINED; weights as they were): new texts with their own labels, the
+    # one thing the dose-response says adds transfer (SGD's test split brings 9 intents its train split lacks)
+    "-splits": [],
 }
+#: the -splits variants' corpora: train and test splits joined (the dev/val splits stay for validation)
+SPLITS_JOINED = {f"{c}:train": f"{c}:train+test" for c in ("clinc150", "banking77", "sgd", "snips", "goemotions")}
 #: grouped views (fewshot_nlp.tasks.GROUPED_VIEWS) that the -views variants add when their corpus is trained on,
 #: weighted as the recipe weights corpora (the square root of the class count)
 VIEWS = {
@@ -276,6 +282,8 @@ def training_arguments(variant: str, held_out: str, data: str, runs: Path):
     keep = [i for i, task in enumerate(recipe.tasks) if parse_task_name(task)[0] not in dropped]
     tasks = [recipe.tasks[i] for i in keep]
     weights = [recipe.task_weights[i] for i in keep]
+    if "-splits" in variant:
+        tasks = [SPLITS_JOINED.get(task, task) for task in tasks]
     if "-views" in variant:
         views = {view: w for view, w in VIEWS.items() if GROUPED_VIEWS[parse_task_name(view)[0]] not in dropped}
         tasks, weights = [*tasks, *views], [*weights, *views.values()]

@@ -279,6 +279,11 @@ def test_splits_of_the_registry_are_checked(shared_data):
     with pytest.raises(ValueError, match="name a split after the colon"):
         load_task_set("sgd:", root=shared_data)
     assert load_task_set("sgd", root=shared_data, split="dev").name == "sgd-dev"
+    joined = load_task_set("sgd:train+test", root=shared_data)  # 36 intents in train, 9 more in test
+    assert len(joined.classes) == 45 and 44000 < len(joined) <= 38350 + 6497
+    assert len(load_task_set("banking77:train+test", root=shared_data)) == 13083
+    with pytest.raises(ValueError, match="clinc150 has no split 'dev'; use one of \\['train', 'val', 'test'\\]"):
+        load_task_set("clinc150:train+dev", root=shared_data)
 
 
 def test_new_corpora_without_the_data_folder_say_where_to_point(monkeypatch, tmp_path):

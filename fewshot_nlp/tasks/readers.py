@@ -40,16 +40,26 @@ def _require(path: Path) -> Path:
     return path
 
 
+def _splits(corpus: str, split: str, available: tuple[str, ...]) -> tuple[str, ...]:
+    """The splits ``split`` names: one of ``available``, several joined by "+" (``"train+test"``), or ``"all"``."""
+    splits = available if split == "all" else tuple(str(split).split("+"))
+    unknown = [s for s in splits if s not in available]
+    if unknown:
+        raise ValueError(
+            f"{corpus} has no split {unknown[0]!r}; use one of {list(available)}, several joined by '+' "
+            "(e.g. 'train+test'), or 'all'."
+        )
+    return splits
+
+
 def read_clinc150(root=None, split: str = "all", include_oos: bool = False) -> ClassificationTaskSet:
     """CLINC150 (``intents/clinc150/data_full.json``): 150 intents in 10 domains (groups).
 
-    ``split`` is ``train``, ``val``, ``test`` or ``all``; ``include_oos`` adds the out-of-scope
+    ``split`` is ``train``, ``val``, ``test``, several joined by "+", or ``all``; ``include_oos`` adds the out-of-scope
     utterances under the label ``"oos"``.
     """
     folder = data_root(root) / "intents" / "clinc150"
-    splits = CLINC150_SPLITS if split == "all" else (split,)
-    if any(s not in CLINC150_SPLITS for s in splits):
-        raise ValueError(f"split={split!r} must be one of {list(CLINC150_SPLITS)} or 'all'.")
+    splits = _splits("clinc150", split, CLINC150_SPLITS)
     try:
         data = json.loads(_require(folder / "data_full.json").read_text())
     except json.JSONDecodeError as error:
@@ -69,11 +79,8 @@ def read_clinc150(root=None, split: str = "all", include_oos: bool = False) -> C
 def read_banking77(root=None, split: str = "all") -> ClassificationTaskSet:
     """BANKING77 (``intents/banking77/{train,test}.csv``): 77 fine-grained banking intents."""
     folder = data_root(root) / "intents" / "banking77"
-    splits = ("train", "test") if split == "all" else (split,)
     texts, labels = [], []
-    for name in splits:
-        if name not in ("train", "test"):
-            raise ValueError(f"split={split!r} must be 'train', 'test' or 'all'.")
+    for name in _splits("banking77", split, ("train", "test")):
         with _require(folder / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 texts.append(row["text"])
@@ -93,7 +100,7 @@ CSV_CORPORA = {
 
 
 def read_csv_corpus(name: str, root=None, split: str = "all") -> ClassificationTaskSet:
-    """One of :data:`CSV_CORPORA` (``split``: one of its splits, or ``all`` of them joined).
+    """One of :data:`CSV_CORPORA` (``split``: one of its splits, several joined by "+", or ``all``).
 
     A text that carries several labels says nothing about any one of them, so it is dropped,
     with the count in the log: in SGD, which labels the turn where an intent first becomes
@@ -103,11 +110,8 @@ def read_csv_corpus(name: str, root=None, split: str = "all") -> ClassificationT
         raise ValueError(f"unknown corpus {name!r}; the text,label corpora are {sorted(CSV_CORPORA)}.")
     relative, available = CSV_CORPORA[name]
     folder = data_root(root) / relative
-    splits = available if split == "all" else (split,)
-    if any(s not in available for s in splits):
-        raise ValueError(f"{name} has no split {split!r}; use one of {list(available)} or 'all'.")
     texts, labels = [], []
-    for part in splits:
+    for part in _splits(name, split, available):
         with _require(folder / f"{part}.csv").open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 texts.append(row["text"])
