@@ -306,16 +306,16 @@ class MetaTrainingArguments(BaseMetaTrainingArguments):
             )
         if not self.anchor_weight >= 0:
             raise ValueError(f"anchor_weight={self.anchor_weight!r} must be >= 0 (0 switches the anchor off).")
+        if not isinstance(self.tasks, list) or not self.tasks:
+            raise ValueError(f"tasks={self.tasks!r} must be a non-empty list, e.g. ['clinc150', 'banking77'].")
         corpora = {parse_task_name(task)[0] for task in self.tasks}
-        views = [view for view in corpora & set(GROUPED_VIEWS) if GROUPED_VIEWS[view] in corpora]
+        views = sorted(view for view in corpora & set(GROUPED_VIEWS) if GROUPED_VIEWS[view] in corpora)
         if views and self.class_fractions[0] < 1:
             raise ValueError(
                 f"{views[0]} labels the texts of {GROUPED_VIEWS[views[0]]} by group, so its training groups hold "
                 f"texts of the classes class_fractions={self.class_fractions} keeps out of training: train on every "
                 "class (class_fractions: [1.0, 0.0, 0.0], validation from val_tasks), or drop the view."
             )
-        if not isinstance(self.tasks, list) or not self.tasks:
-            raise ValueError(f"tasks={self.tasks!r} must be a non-empty list, e.g. ['clinc150', 'banking77'].")
 
 
 class MetaTrainer:
