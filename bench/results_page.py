@@ -525,6 +525,7 @@ LATER_VARIANTS = (
     ("full-hard-cloze-all-anchor", "The anchor to the frozen MiniLM's embeddings (weight 1)", REPORTED_RECIPE),
     ("full-hard-cloze-all-mb2", "Two episodes per step", REPORTED_RECIPE),
     ("full-hard-cloze-all-views", "Coarser views of the corpora as tasks of their own", REPORTED_RECIPE),
+    ("full-hard-cloze-all-splits", "The training corpora's test splits joined to their train splits", REPORTED_RECIPE),
 )
 
 
