@@ -765,5 +765,29 @@ def main() -> None:
     report(runs, command)
 
 
+def main_for_one_run(doc: str, folds: list[str], fold, table, out: Path, run: str) -> None:
+    """The command line shared by the scripts that score one trained run of this benchmark in another way
+    (``bench/transfer_by_class.py``, ``transfer_names.py``, ``transfer_centring.py``): ``fold(held_out, data, runs,
+    frozen encoder)`` for each fold asked for, the results written to ``out``, ``table(results)`` printed."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--runs", default=str(ROOT / "runs" / "transfer"))
+    parser.add_argument("--held-out", nargs="+", default=folds, choices=folds)
+    args = parser.parse_args()
+    if not Path(args.data).is_dir():
+        raise SystemExit(f"no data at {args.data}: pass --data path/to/shared/data")
+    frozen = SentenceEncoder(DEFAULT_ENCODER)
+    results = [fold(h, args.data, Path(args.runs), frozen) for h in args.held_out]
+    result = {
+        "command": f"python bench/{Path(sys.argv[0]).name} --data ../shared/data",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} CPU threads",
+        "date": datetime.date.today().isoformat(),
+        "run": run,
+        "folds": results,
+    }
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(results))
+
+
 if __name__ == "__main__":
     main()

@@ -15,18 +15,14 @@ docs/results/transfer_by_class.json.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import platform
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from transfer import ROOT, training_arguments  # bench/transfer.py
+from transfer import ROOT, main_for_one_run, training_arguments  # bench/transfer.py
 
-from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder
+from fewshot_nlp import FewShotClassifier
 from fewshot_nlp.evaluation import mean_confidence_interval
 from fewshot_nlp.tasks import load_task_set, parse_task_name
 
@@ -141,24 +137,7 @@ def table(folds: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "transfer"))
-    parser.add_argument("--held-out", nargs="+", default=FOLDS, choices=FOLDS)
-    args = parser.parse_args()
-    if not Path(args.data).is_dir():
-        raise SystemExit(f"no data at {args.data}: pass --data path/to/shared/data")
-    frozen = SentenceEncoder(DEFAULT_ENCODER)
-    folds = [fold(h, args.data, Path(args.runs), frozen) for h in args.held_out]
-    result = {
-        "command": "python bench/transfer_by_class.py --data ../shared/data",
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} CPU threads",
-        "date": datetime.date.today().isoformat(),
-        "run": f"{RUN}-lora-r32",
-        "folds": folds,
-    }
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(table(folds))
+    main_for_one_run(__doc__, FOLDS, fold, table, OUT, f"{RUN}-lora-r32")
 
 
 if __name__ == "__main__":

@@ -11,16 +11,12 @@ Writes docs/results/transfer_names.json.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
-import platform
 from pathlib import Path
 
-import torch
-from transfer import EVAL, ROOT, SETTINGS, accuracies, episodes_for  # bench/transfer.py
+from transfer import EVAL, ROOT, SETTINGS, accuracies, episodes_for, main_for_one_run  # bench/transfer.py
 
-from fewshot_nlp import DEFAULT_ENCODER, ClassificationTaskSet, FewShotClassifier, SentenceEncoder
+from fewshot_nlp import ClassificationTaskSet, FewShotClassifier, SentenceEncoder
 from fewshot_nlp.evaluation import mean_confidence_interval
 from fewshot_nlp.tasks import load_task_set
 
@@ -72,24 +68,7 @@ def table(folds: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "transfer"))
-    parser.add_argument("--held-out", nargs="+", default=FOLDS, choices=FOLDS)
-    args = parser.parse_args()
-    if not Path(args.data).is_dir():
-        raise SystemExit(f"no data at {args.data}: pass --data path/to/shared/data")
-    frozen = SentenceEncoder(DEFAULT_ENCODER)
-    folds = [fold(h, args.data, Path(args.runs), frozen) for h in args.held_out]
-    result = {
-        "command": "python bench/transfer_names.py --data ../shared/data",
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} CPU threads",
-        "date": datetime.date.today().isoformat(),
-        "run": RUN,
-        "folds": folds,
-    }
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(table(folds))
+    main_for_one_run(__doc__, FOLDS, fold, table, OUT, RUN)
 
 
 if __name__ == "__main__":
