@@ -4,9 +4,10 @@
 
 A prediction-time option, not meta-training: it needs unlabelled texts of the task, the 4,000 that self-training
 reads in ``bench/transfer.py`` (``unlabelled_texts``). Their mean embedding, under each encoder, is subtracted from
-every support and query embedding (label embeddings as they are) before the classifier's cosine scores. Scored on
-the transfer benchmark's episodes for the frozen MiniLM and the reported recipe's adapter (as shipped), each
-centred and not. Writes docs/results/transfer_centring.json.
+every support and query embedding before the classifier's cosine scores; label embeddings are left as they are
+("centred"), or moved by the mean of the task's own label embeddings ("centred both sides"). Scored on the transfer
+benchmark's episodes for the frozen MiniLM and the reported recipe's adapter (as shipped), each centred and not.
+Writes docs/results/transfer_centring.json.
 """
 
 from __future__ import annotations
@@ -37,21 +38,26 @@ COMPARISONS = [
     ("centred adapter - frozen", "adapter, centred", "frozen"),
     ("centred adapter - centred frozen", "adapter, centred", "frozen, centred"),
     ("adapter - frozen", "adapter", "frozen"),  # the transfer table's cells: a check of the episodes
+    ("both sides, frozen - frozen", "frozen, centred both sides", "frozen"),
+    ("both sides, adapter - adapter", "adapter, centred both sides", "adapter"),
+    ("both sides, adapter - frozen", "adapter, centred both sides", "frozen"),
 ]
 
 
 class CentredEncoder:
-    """An encoder whose utterance embeddings have ``mean`` subtracted; label texts (``labels``) are left as they are."""
+    """An encoder whose utterance embeddings have ``mean`` subtracted; label texts (``labels``) have ``label_mean``
+    subtracted, or are left as they are (None)."""
 
-    def __init__(self, encoder, mean: torch.Tensor, labels: set[str]):
+    def __init__(self, encoder, mean: torch.Tensor, labels: set[str], label_mean: torch.Tensor | None = None):
         self.encoder, self.mean, self.labels = encoder, mean, labels
+        self.label_mean = torch.zeros_like(mean) if label_mean is None else label_mean
         self.embedding_dim, self.name_or_path = encoder.embedding_dim, encoder.name_or_path
         self.lora_settings = getattr(encoder, "lora_settings", None)
 
     def encode(self, texts, **options) -> torch.Tensor:
         rows = self.encoder.encode(texts, **options)
         keep = torch.tensor([t in self.labels for t in texts], dtype=torch.bool).unsqueeze(1)
-        return torch.where(keep, rows, rows - self.mean)
+        return torch.where(keep, rows - self.label_mean, rows - self.mean)
 
 
 def fold(held_out: str, data: str, runs: Path, frozen: SentenceEncoder) -> dict:
@@ -60,14 +66,16 @@ def fold(held_out: str, data: str, runs: Path, frozen: SentenceEncoder) -> dict:
         raise SystemExit(f"{model_dir} has no {EVAL}: run bench/transfer.py --variant {RUN} first.")
     task_set = load_task_set(f"{held_out}:test", data)
     episodes = episodes_for(task_set)
-    labels = {task_set.label_text(c) for c in task_set.classes}
+    labels = sorted({task_set.label_text(c) for c in task_set.classes})
     texts, _ = unlabelled_texts(held_out, data)
     adapter = FewShotClassifier.from_pretrained(model_dir).encoder
     scores = {}
     for name, encoder in (("frozen", frozen), ("adapter", adapter)):
-        mean = encoder.encode(texts).mean(0)
+        mean, label_mean = encoder.encode(texts).mean(0), encoder.encode(labels).mean(0)
         scores[name] = accuracies(encoder, task_set, episodes)
-        scores[f"{name}, centred"] = accuracies(CentredEncoder(encoder, mean, labels), task_set, episodes)
+        scores[f"{name}, centred"] = accuracies(CentredEncoder(encoder, mean, set(labels)), task_set, episodes)
+        both = CentredEncoder(encoder, mean, set(labels), label_mean)
+        scores[f"{name}, centred both sides"] = accuracies(both, task_set, episodes)
     cells = {
         setting: {
             "accuracy": {k: round(mean_confidence_interval(v[setting])[0], 4) for k, v in scores.items()},

@@ -1,4 +1,5 @@
-"""bench/transfer_centring.py moves utterance embeddings by the mean of the task's unlabelled texts, never label texts."""
+"""bench/transfer_centring.py moves utterance embeddings by the mean of the task's unlabelled texts and label
+embeddings only by the mean of the task's label embeddings, when asked."""
 
 import sys
 
@@ -18,7 +19,7 @@ class Rows:
         return torch.stack([self.rows[t] for t in texts])
 
 
-def test_utterances_are_centred_and_label_texts_are_not():
+def test_utterances_and_label_texts_are_centred_each_by_their_own_mean():
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         from transfer_centring import CentredEncoder
@@ -29,3 +30,5 @@ def test_utterances_are_centred_and_label_texts_are_not():
     out = centred.encode(["give me my money", "refund"])
     assert torch.equal(out[0], torch.tensor([0.0, 1.0]))
     assert torch.equal(out[1], rows["refund"])
+    both = CentredEncoder(Rows(rows), torch.tensor([0.5, 1.0]), {"refund"}, label_mean=torch.tensor([1.0, -1.0]))
+    assert torch.equal(both.encode(["refund"])[0], torch.tensor([0.0, 1.0]))
