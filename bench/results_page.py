@@ -606,8 +606,9 @@ def capacity_table(n: Numbers, four_folds: list[str]) -> list[str]:
             f"{worst} ({100 * fit_loss[worst]:+.2f} on its mean of five; the log's section 'What a full fine-tune "
             "keeps as a LoRA adapter' finds it in the higher singular directions), within 0.1 point elsewhere. "
             f"A LoRA trained directly reaches a similar mean at best (`{best}`, {100 * mean[best]:+.2f}), but by "
-            f"gaining most on SNIPS while falling below the frozen MiniLM in {n.cells_below(best)} cells; every LoRA trained directly falls below it somewhere, full fine-tuning and its fit nowhere, "
-            "which is why the package trains every weight and ships the fit.",
+            f"gaining most on SNIPS while falling below the frozen MiniLM in {n.cells_below(best)} cells; every LoRA "
+            "trained directly falls below it somewhere, full fine-tuning and its fit nowhere, which is why the package "
+            "trains every weight and ships the fit.",
         ),
         "",
     ]
