@@ -27,7 +27,7 @@ from transfer import (  # bench/transfer.py
 )
 
 from fewshot_nlp import FewShotClassifier, SentenceEncoder
-from fewshot_nlp.evaluation import mean_confidence_interval
+from fewshot_nlp.evaluation import PrecomputedEncoder, mean_confidence_interval
 from fewshot_nlp.tasks import load_task_set
 
 OUT = ROOT / "docs" / "results" / "transfer_centring.json"
@@ -66,12 +66,14 @@ def fold(held_out: str, data: str, runs: Path, frozen: SentenceEncoder) -> dict:
         raise SystemExit(f"{model_dir} has no {EVAL}: run bench/transfer.py --variant {RUN} first.")
     task_set = load_task_set(f"{held_out}:test", data)
     episodes = episodes_for(task_set)
-    labels = sorted({task_set.label_text(c) for c in task_set.classes})
+    labels = list(dict.fromkeys(task_set.label_text(c) for c in task_set.classes))
+    episode_texts = [t for eps in episodes.values() for e in eps for t in (*e.support_texts, *e.query_texts)]
     texts, _ = unlabelled_texts(held_out, data)
     adapter = FewShotClassifier.from_pretrained(model_dir).encoder
     scores = {}
-    for name, encoder in (("frozen", frozen), ("adapter", adapter)):
-        mean, label_mean = encoder.encode(texts).mean(0), encoder.encode(labels).mean(0)
+    for name, model in (("frozen", frozen), ("adapter", adapter)):
+        encoder = PrecomputedEncoder(model, [*labels, *episode_texts])  # centring shifts rows: embed each text once
+        mean, label_mean = model.encode(texts).mean(0), encoder.encode(labels).mean(0)
         scores[name] = accuracies(encoder, task_set, episodes)
         scores[f"{name}, centred"] = accuracies(CentredEncoder(encoder, mean, set(labels)), task_set, episodes)
         both = CentredEncoder(encoder, mean, set(labels), label_mean)
