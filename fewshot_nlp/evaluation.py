@@ -47,6 +47,19 @@ def mean_confidence_interval(values: Sequence[float]) -> tuple[float, float]:
     return mean, float(student_t.ppf(0.975, n - 1)) * math.sqrt(variance / n)
 
 
+def macro_f1(predictions: Sequence, labels: Sequence) -> float:
+    """Mean F1 over the classes of ``labels`` and ``predictions``: where one class dominates (hate, stance),
+    accuracy rewards a classifier that ignores the others, and macro-F1 does not."""
+    if len(predictions) != len(labels) or not labels:
+        raise ValueError(f"{len(predictions)} predictions for {len(labels)} labels; give one per label.")
+    scores = []
+    for c in set(labels) | set(predictions):
+        true_positive = sum(p == c and y == c for p, y in zip(predictions, labels))
+        predicted, actual = sum(p == c for p in predictions), sum(y == c for y in labels)
+        scores.append(2 * true_positive / (predicted + actual))
+    return sum(scores) / len(scores)
+
+
 class PrecomputedEncoder:
     """Looks embeddings up instead of recomputing them: each unique text is encoded once.
 

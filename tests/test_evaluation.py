@@ -22,3 +22,14 @@ def test_confidence_interval_edge_cases():
     assert mean == 0.7 and math.isnan(ci)
     with pytest.raises(ValueError, match="no values"):
         mean_confidence_interval([])
+
+
+def test_macro_f1_by_hand_and_against_a_majority_guesser():
+    from fewshot_nlp import macro_f1
+
+    labels = ["a", "a", "a", "b"]
+    assert macro_f1(["a", "a", "a", "a"], labels) == pytest.approx((2 * 3 / 7 + 0) / 2)  # accuracy 0.75
+    assert macro_f1(labels, labels) == 1.0
+    assert macro_f1(["a", "b", "a", "b"], labels) == pytest.approx((2 * 2 / 5 + 2 * 1 / 3) / 2)
+    with pytest.raises(ValueError, match="3 predictions for 4 labels"):
+        macro_f1(["a", "a", "a"], labels)

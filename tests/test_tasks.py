@@ -383,3 +383,43 @@ def test_every_grouped_view_covers_each_class_of_its_corpus_once(shared_data, vi
     assert sorted(grouped.texts_and_labels()[0]) == sorted(whole.texts_and_labels()[0])
     assert grouped.name == f"{view}-all" and load_task_set(f"{view}:train", root=shared_data).name == f"{view}-train"
     assert len(grouped.descriptions) == (0 if view == "clinc150-domains" else groups)
+
+
+TWEET_CLASSES = {"emotion": 4, "hate": 2, "irony": 2, "offensive": 2, "sentiment": 3, "emoji": 20}
+
+
+def test_every_tweet_task_has_the_projects_label_texts_and_a_stance_label_names_its_target():
+    from fewshot_nlp.tasks import label_descriptions
+    from fewshot_nlp.tasks.readers import TWEET_TASKS
+
+    for task in TWEET_TASKS:
+        texts = label_descriptions(f"tweet_{task.replace('-', '_')}")
+        assert len(texts) == TWEET_CLASSES.get(task, 3) and all(isinstance(t, str) and t for t in texts.values())
+        if task.startswith("stance-"):
+            assert set(texts) == {"none", "against", "favor"}
+            target = {"stance-feminist": "feminism", "stance-hillary": "Hillary Clinton"}.get(task, task[7:])
+            assert all(target in text for text in texts.values())
+
+
+@pytest.mark.data
+def test_the_registry_reads_every_tweet_folder_and_split(shared_data):
+    from fewshot_nlp.tasks.readers import TWEET_TASKS
+
+    for task in TWEET_TASKS:
+        name = f"tweet_{task.replace('-', '_')}"
+        splits = ("dev", "test") if task == "sentiment" else ("train", "dev", "test")
+        for split in splits:
+            task_set = load_task_set(f"{name}:{split}", root=shared_data)
+            assert len(task_set.classes) == TWEET_CLASSES.get(task, 3) and len(task_set) > 30
+            assert set(task_set.descriptions) == set(task_set.classes)  # every label has the project's text
+    with pytest.raises(ValueError, match="tweet_sentiment has no split 'train'"):
+        load_task_set("tweet_sentiment:train", root=shared_data)
+    assert len(load_task_set("tweet_stance_hillary:test", root=shared_data)) == 295
+
+
+def test_tweet_tasks_without_the_data_folder_say_where_to_point(monkeypatch, tmp_path):
+    monkeypatch.delenv("FEWSHOT_NLP_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match="no root given"):
+        load_task_set("tweet_irony:test")
+    with pytest.raises(FileNotFoundError, match="expected .*tweets/irony/test.csv"):
+        load_task_set("tweet_irony:test", root=tmp_path)

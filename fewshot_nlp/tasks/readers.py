@@ -88,14 +88,32 @@ def read_banking77(root=None, split: str = "all") -> ClassificationTaskSet:
     return ClassificationTaskSet(texts, labels, name=f"banking77-{split}", conflicts="warn")
 
 
+SPLITS = ("train", "dev", "test")
+#: TweetEval's tasks, as its folders under ``tweets/`` name them; each has the project's label texts
+#: (``data/label_descriptions/tweet_<task>.yaml``: a stance label names its target, "against abortion").
+TWEET_TASKS = (
+    "emotion",
+    "hate",
+    "irony",
+    "offensive",
+    "sentiment",
+    "emoji",
+    *(f"stance-{target}" for target in ("abortion", "atheism", "climate", "feminist", "hillary")),
+)
+
 #: ``text,label`` CSV corpora of the shared data folder: name -> (folder, splits it has).
 #: Their label descriptions, where the source gives some, are the folder's ``labels.yaml``.
 CSV_CORPORA = {
-    "sgd": ("intents/sgd", ("train", "dev", "test")),
+    "sgd": ("intents/sgd", SPLITS),
     "snips": ("intents/snips", ("train", "test")),
     "fewrel": ("relations/fewrel", ("test",)),
     "ag_news": ("topics/ag_news", ("test",)),
-    "goemotions": ("emotions/goemotions", ("train", "dev", "test")),
+    "goemotions": ("emotions/goemotions", SPLITS),
+    # TweetEval's eleven tasks (``tweets/<task>``); sentiment's snapshot has no train split.
+    **{
+        f"tweet_{task.replace('-', '_')}": (f"tweets/{task}", ("dev", "test") if task == "sentiment" else SPLITS)
+        for task in TWEET_TASKS
+    },
 }
 
 
@@ -249,6 +267,11 @@ def parse_task_name(entry: str) -> tuple[str, str | None]:
     return str(entry), None
 
 
+def has_label_descriptions(name: str) -> bool:
+    """Whether the project writes its own label texts for a registry task set (they replace the source's)."""
+    return _project_yaml("label_descriptions", name).is_file()
+
+
 def label_descriptions(name: str) -> dict:
     """The project's own label descriptions for a registry task set (``data/label_descriptions``)."""
     from .classification import read_label_descriptions
@@ -262,7 +285,8 @@ def label_descriptions(name: str) -> dict:
 def load_task_set(name_or_path: str, root=None, source: str = "local", **options) -> ClassificationTaskSet:
     """A task set by registry name, or from a ``.csv`` / ``.json`` / ``.jsonl`` file of labelled texts.
 
-    Registry names: ``clinc150``, ``banking77`` (with the project's label descriptions attached),
+    Registry names: ``clinc150``, ``banking77`` and the eleven TweetEval tasks ``tweet_<task>``
+    (:data:`TWEET_TASKS`, e.g. ``tweet_stance_abortion``; with the project's label descriptions attached),
     ``sgd``, ``snips``, ``fewrel``, ``ag_news``, ``goemotions`` (with the source's descriptions
     where it has them), and the coarser views of :data:`GROUPED_VIEWS` (``sgd-domains``), all
     read from ``root`` / ``$FEWSHOT_NLP_DATA`` (``split=`` picks one of a corpus' splits, or
@@ -288,7 +312,7 @@ def load_task_set(name_or_path: str, root=None, source: str = "local", **options
         raise ValueError(
             f"unknown task set {name_or_path!r}; use one of {sorted(TASK_READERS)} or a .csv/.json/.jsonl path."
         )
-    if name_or_path in ("clinc150", "banking77"):
+    if has_label_descriptions(name_or_path):
         described = label_descriptions(name_or_path)
         task_set.descriptions = {c: d for c, d in described.items() if c in task_set.by_class}
     return task_set
