@@ -30,8 +30,10 @@ _EXPORTS = {
     "SelfTrainingArguments": ".self_training",
     "SentenceEncoder": ".encoders",
     "TranslationTaskSet": ".tasks",
+    "TuningArguments": ".tuning",
     "evaluate_episodes": ".evaluation",
     "load_task_set": ".tasks",
+    "macro_f1": ".evaluation",
     "mean_confidence_interval": ".evaluation",
 }
 __all__ = [*_EXPORTS, "__version__"]

@@ -20,11 +20,14 @@ from .encoders import DEFAULT_ENCODER, DEFAULT_MODEL, SentenceEncoder, default_a
 from .heads import DEFAULT_TEMPLATE, LabelDescriptionHead
 from .hub import CONFIG_NAME, LIBRARY_KEY, find_saved_folder
 from .inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
+from .tuning import TuningArguments
 
 ADAPTER_NAME = "adapter_model.safetensors"
 META_ADAPTER_NAME = "meta_adapter.safetensors"
 ENCODER_FOLDER = "encoder"  # a fully fine-tuned encoder's own weights (safetensors), when there is one
-SETTABLE_AFTER_LOADING = {"oos_threshold", "oos_label", "threshold"}
+SETTABLE_AFTER_LOADING = {"oos_threshold", "oos_label", "threshold", "prior_weight"}
+AUTO = "auto"  # prior_weight chosen from the support set at each fit
+AUTO_START = 1.0  # the weight before any choice, and with one example per class
 DEFAULT_MULTI_LABEL_CENTER = 0.3  # cosine score at probability 0.5 when nothing can calibrate it
 
 MODEL_CARD_TEMPLATE = """---
@@ -45,6 +48,8 @@ a sentence encoder (`{{ encoder }}`) and {% if n_labels %}a {{ head_kind }} head
 {% endif %}{% if self_training %}- Self-trained encoder: {{ self_training.rounds }} round(s) of {{ self_training.steps }} steps on
   the surest of {{ self_training.texts }} unlabelled texts of the task, labelled by its predictions from the label
   texts{% if self_training.examples %} and {{ self_training.examples }} examples (also trained on){% endif %}.
+{% endif %}{% if tuning %}- Encoder tuned at fit time on its {{ tuning.examples }} examples{% if tuning.label_weight is not none %} and the label texts{% endif %}:
+  {{ tuning.steps }} steps ({{ tuning.seconds }} s); support loss {{ tuning.support_loss_before }} -> {{ tuning.support_loss_after }}.
 {% endif %}
 ```python
 from fewshot_nlp import FewShotClassifier
@@ -72,7 +77,12 @@ class FewShotClassifier(
         labels: label names or ``{name: description}`` for zero-shot / a description prior.
         metric: ``"cosine"`` or ``"euclidean"`` scores against class vectors.
         temperature: softmax temperature of the scores.
-        prior_weight: how many examples a label description is worth once examples exist.
+        prior_weight: how many examples a label text is worth once examples exist, or ``"auto"``
+            (the default): each :meth:`fit` chooses it from the support set, by how well every
+            example, left out of its class, is predicted under each candidate weight (see
+            :meth:`PrototypeHead.prior_weight_fit`; no extra encoder pass). With one example per
+            class nothing can be left out, and the weight is 1 (an example and its label text
+            count the same). The weight in use is ``prior_weight_``.
         template: sentence used for a label with no description, ``{}`` = the label name.
         multi_label: independent per-label decisions; ``predict`` returns lists of labels.
         threshold: probability above which a label is predicted (multi-label only).
@@ -87,7 +97,7 @@ class FewShotClassifier(
         *,
         metric: str = "cosine",
         temperature: float = 0.05,
-        prior_weight: float = 1.0,
+        prior_weight: float | str = AUTO,
         template: str = DEFAULT_TEMPLATE,
         multi_label: bool = False,
         threshold: float = 0.5,
@@ -102,8 +112,9 @@ class FewShotClassifier(
             template=template,
             metric=metric,
             temperature=temperature,
-            prior_weight=prior_weight,
+            prior_weight=AUTO_START,
         )
+        self.prior_weight = prior_weight  # checked, and given to the head when it is a number
         self.multi_label = bool(multi_label)
         self.threshold = float(threshold)
         self.oos_threshold = oos_threshold
@@ -114,6 +125,9 @@ class FewShotClassifier(
         self._meta_lora: dict[str, torch.Tensor] | None = None  # adaptation always restarts here
         #: the settings and counts of :meth:`self_train`, when the encoder was self-trained
         self.self_training: dict | None = None
+        #: the settings and measurements of the last ``fit(..., tune=...)``, when the encoder was tuned
+        self.tuning: dict | None = None
+        self._untuned: SentenceEncoder | None = None  # the encoder tuning started from; a new fit starts there
         if labels is not None:
             self.add_labels(labels)
 
@@ -167,6 +181,7 @@ class FewShotClassifier(
         if config.get("encoder_folder"):
             encoder = SentenceEncoder(str(folder / config["encoder_folder"]), device=device)
             encoder.name_or_path = config["encoder"]
+            encoder.enable_full_finetuning()  # its own weights: saved again with the classifier
         else:
             encoder = SentenceEncoder(config["encoder"], lora=config.get("lora"), device=device)
         saved_revision = config.get("encoder_revision")
@@ -186,9 +201,11 @@ class FewShotClassifier(
             oos_label=config["oos_label"],
         )
         classifier.head = LabelDescriptionHead.load(folder)
+        classifier._prior_weight = config.get("prior_weight", classifier.head.prior_weight)  # the head keeps its own
         classifier.multi_label_center = config.get("multi_label_center")
         classifier.meta_training = config.get("meta_training")
         classifier.self_training = config.get("self_training")
+        classifier.tuning = config.get("tuning")
         if (folder / META_ADAPTER_NAME).is_file():
             meta_lora = load_file(folder / META_ADAPTER_NAME)
             if set(meta_lora) != set(encoder.lora_parameters()):
@@ -197,6 +214,24 @@ class FewShotClassifier(
         return classifier
 
     # ------------------------------------------------------------------ building
+    @property
+    def prior_weight(self) -> float | str:
+        """The setting: ``"auto"`` (chosen at each fit) or a fixed number of examples a label text is worth."""
+        return self._prior_weight
+
+    @prior_weight.setter
+    def prior_weight(self, value: float | str) -> None:
+        if value != AUTO:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"prior_weight={value!r} must be 'auto' or a number >= 0 (0 ignores label texts).")
+            self.head.prior_weight = float(value)
+        self._prior_weight = value
+
+    @property
+    def prior_weight_(self) -> float:
+        """The weight of the label texts in use, in examples: chosen by the last fit when ``prior_weight="auto"``."""
+        return self.head.prior_weight
+
     @property
     def classes_(self) -> list:
         """Labels in the column order of :meth:`predict_proba`."""
@@ -210,11 +245,20 @@ class FewShotClassifier(
         column_mapping: Mapping | None = None,
         adapt_steps: int = 0,
         adapt_lr: float | None = None,
+        tune: bool | TuningArguments = False,
     ) -> FewShotClassifier:
         """Learn class prototypes from examples, replacing earlier examples (descriptions stay).
 
         ``texts`` may be a list (with ``labels``), a ``datasets.Dataset`` or a DataFrame (with
         ``column_mapping``). On any error the classifier is left exactly as it was.
+
+        ``tune=True`` (or a :class:`TuningArguments`) first trains every weight of a copy of the
+        encoder for a few steps on these examples and the label texts with the meta-training
+        objective (:mod:`fewshot_nlp.tuning`): for distinctions the encoder's embeddings lack.
+        It starts from the encoder the classifier was built on (a new fit starts there again);
+        ``prior_weight="auto"`` is chosen before tuning, since the tuned encoder has seen every
+        example; ``tuning`` records the settings, seconds and support loss. The tuned encoder is
+        saved with the classifier (about 90 MB for MiniLM).
 
         ``adapt_steps > 0`` first runs the Proto-MAML inner loop on these examples, starting
         from the (meta-learned) LoRA adapter, then builds the prototypes with the adapted
@@ -224,11 +268,41 @@ class FewShotClassifier(
         texts, labels = texts_and_labels(texts, labels, column_mapping)
         texts = check_texts(texts)
         labels = check_labels(labels, len(texts), self.multi_label)
+        tuning = _tuning_arguments(tune, adapt_steps, self.multi_label)
+        encoder, head = self._untuned_start()
+        head.clear_examples()  # labels known only from examples go with them; described ones stay
+        if self.prior_weight == AUTO:
+            head.prior_weight = AUTO_START  # chosen again from these examples
+        if tuning is not None:
+            return self._tuned_fit(encoder, head, texts, labels, tuning)
         if adapt_steps:
             self._adapt_encoder(texts, labels, adapt_steps, adapt_lr)
+        return self._add_examples(head, texts, labels, encoder)
+
+    def _untuned_start(self) -> tuple[SentenceEncoder, LabelDescriptionHead]:
+        """The encoder a fit starts from and a copy of the head with label texts embedded by it."""
         head = copy.deepcopy(self.head)
-        head.clear_examples()  # labels known only from examples go with them; described ones stay
-        return self._add_examples(head, texts, labels)
+        if self._untuned is None:
+            return self.encoder, head
+        head.add_descriptions(self._untuned, dict(head.descriptions))  # they were embedded by the tuned one
+        return self._untuned, head
+
+    def _tuned_fit(self, start, head, texts, labels, args: TuningArguments) -> FewShotClassifier:
+        from .tuning import tune_encoder
+
+        untuned_head, _ = self._head_with_examples(copy.deepcopy(head), texts, labels, start)  # chooses the weight
+        described = dict(head.descriptions)
+        classes = list(dict.fromkeys(labels))
+        label_texts = {c: described[c] for c in classes} if all(c in described for c in classes) else None
+        weight = untuned_head.prior_weight
+        tuned, record = tune_encoder(start, texts, labels, label_texts, weight, head.metric, head.temperature, args)
+        head.prior_weight = weight
+        if described:
+            head.add_descriptions(tuned, described)
+        head, center = self._head_with_examples(head, texts, labels, tuned, choose_weight=False)
+        self.encoder, self.head, self.multi_label_center = tuned, head, center  # commit only once everything worked
+        self._untuned, self.tuning = start, record
+        return self
 
     def _adapt_encoder(self, texts, labels, steps: int, lr: float | None) -> None:
         from .meta.fomaml import adapt
@@ -268,17 +342,30 @@ class FewShotClassifier(
         labels = check_labels(labels, len(texts), self.multi_label)
         return self._add_examples(copy.deepcopy(self.head), texts, labels)
 
-    def _add_examples(self, head: LabelDescriptionHead, texts: list[str], labels: list) -> FewShotClassifier:
-        """Encode checked examples into ``head``, then make it the classifier's head."""
+    def _add_examples(self, head: LabelDescriptionHead, texts: list[str], labels: list, encoder=None):
+        """Encode checked examples into ``head``, then make it the classifier's head (and ``encoder`` its encoder)."""
+        encoder = encoder or self.encoder
+        head, center = self._head_with_examples(head, texts, labels, encoder)
+        if encoder is not self.encoder:  # a fit after tuning: back to the untuned encoder
+            self._untuned, self.tuning = None, None
+        self.encoder, self.head, self.multi_label_center = encoder, head, center  # commit only once everything worked
+        return self
+
+    def _head_with_examples(self, head, texts, labels, encoder, choose_weight: bool = True):
+        """``head`` with the checked examples encoded into it (and ``prior_weight`` chosen when "auto"), and the
+        multi-label centre."""
         rows, class_labels = zip(*[(i, c) for i, ls in enumerate(labels) for c in _as_list(ls, self.multi_label)])
         index = head.add_classes(list(class_labels))
-        embeddings = self.encoder.encode(texts)[list(rows)]  # a multi-label text appears once per label
+        embeddings = encoder.encode(texts)[list(rows)]  # a multi-label text appears once per label
         head.add_examples(embeddings, index)
+        if self.prior_weight == AUTO and choose_weight:
+            fit = head.prior_weight_fit(embeddings, index)
+            if fit:  # the best candidate; the smallest weight among equals
+                head.prior_weight = max(fit, key=lambda weight: (fit[weight], -weight))
         if len(head.classes) < 2 and not self.multi_label:
             raise ValueError(f"only one class ({head.classes[0]!r}) was given; a classifier needs at least two labels.")
         center = self._calibrate_center(head, embeddings, index) if self.multi_label else None
-        self.head, self.multi_label_center = head, center  # commit only once everything worked
-        return self
+        return head, center
 
     def add_labels(self, labels: Mapping | list) -> FewShotClassifier:
         """Add labels known by description (or by name through the template), e.g. zero-shot.
@@ -351,7 +438,9 @@ class FewShotClassifier(
         best, nearest = scores.max(dim=1)
         probability = self._probabilities(scores).gather(1, nearest[:, None])[:, 0]
         return [
-            Prediction(text, label, self.head.classes[i], float(p), float(b), self.oos_threshold, bool(oos))
+            Prediction(
+                text, label, self.head.classes[i], float(p), float(b), self.oos_threshold, bool(oos), self.prior_weight_
+            )
             for text, label, i, p, b, oos in zip(
                 texts, labels, nearest.tolist(), probability.tolist(), best.tolist(), out_of_scope.tolist()
             )
@@ -403,7 +492,7 @@ class FewShotClassifier(
             "descriptions": self.head.descriptions,
             "metric": self.head.metric,
             "temperature": self.head.temperature,
-            "prior_weight": self.head.prior_weight,
+            "prior_weight": self.prior_weight,  # the setting; the head's config holds the weight in use
             "multi_label": self.multi_label,
             "threshold": self.threshold,
             "multi_label_center": self.multi_label_center,
@@ -412,6 +501,7 @@ class FewShotClassifier(
             "lora": None if self.encoder.lora_settings is None else vars(self.encoder.lora_settings),
             "meta_training": self.meta_training,
             "self_training": self.self_training,
+            "tuning": self.tuning,
         }
 
     def _save_pretrained(self, save_directory: Path) -> None:
@@ -450,6 +540,7 @@ class FewShotClassifier(
             oos_threshold=config["oos_threshold"],
             meta_training=config["meta_training"],
             self_training=config["self_training"],
+            tuning=config["tuning"],
             repo_id=kwargs.get("repo_id", "<this folder or repo>"),
         )
 
@@ -461,7 +552,8 @@ class Prediction:
     ``label`` is what :meth:`~FewShotClassifier.predict` returns (``oos_label`` when rejected;
     a list when multi-label). ``nearest_label`` is the best-scoring label and
     ``nearest_probability`` its probability, whether or not the text was rejected. A text is
-    out of scope when ``score`` (its best raw score) is below ``oos_threshold``.
+    out of scope when ``score`` (its best raw score) is below ``oos_threshold``. ``prior_weight``
+    is how many examples a label text was worth in the class vectors that scored it.
     """
 
     text: str
@@ -471,6 +563,8 @@ class Prediction:
     score: float
     oos_threshold: float | None
     out_of_scope: bool
+    #: how many examples each label text weighed against the examples (``prior_weight_``)
+    prior_weight: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -484,6 +578,23 @@ def best_threshold(inside: torch.Tensor, outside: torch.Tensor) -> float:
     kept_inside = (inside[None, :] >= candidates[:, None]).float().mean(1)
     rejected_outside = (outside[None, :] < candidates[:, None]).float().mean(1)
     return float(candidates[((kept_inside + rejected_outside) / 2).argmax()])
+
+
+def _tuning_arguments(tune, adapt_steps: int, multi_label: bool) -> TuningArguments | None:
+    """``fit``'s ``tune`` as settings (None: no tuning), refusing what tuning cannot do."""
+    if tune is False or tune is None:
+        return None
+    if tune is not True and not isinstance(tune, TuningArguments):
+        raise ValueError(
+            f"tune={tune!r} must be True, False or a TuningArguments, e.g. tune=TuningArguments(steps=10)."
+        )
+    if adapt_steps:
+        raise ValueError(
+            "give tune or adapt_steps, not both: tuning trains every weight, adapt_steps the LoRA adapter."
+        )
+    if multi_label:
+        raise ValueError("tune serves single-label classifiers; fit a multi_label classifier without it.")
+    return TuningArguments() if tune is True else tune
 
 
 def _as_list(label, multi_label: bool) -> list:

@@ -210,7 +210,10 @@ def check_predict(args) -> None:
     args.descriptions = _read_labels(_input_file(args.labels, "--labels", (".yaml", ".yml"))) if args.labels else None
 
 
-PREDICTION_COLUMNS = ["text", "label", "nearest_label", "nearest_probability", "score", "oos_threshold", "out_of_scope"]
+PREDICTION_COLUMNS = [
+    *("text", "label", "nearest_label", "nearest_probability", "score", "oos_threshold", "out_of_scope"),
+    "prior_weight",
+]
 
 
 def _prediction_row(prediction) -> dict:

@@ -149,7 +149,8 @@ def test_explain_says_what_was_decided_and_why(clf):
     assert rejected.nearest_probability == pytest.approx(probabilities[0].max().item())
     assert (kept.label, kept.out_of_scope) == ("card_arrival", False) and kept.score >= kept.oos_threshold
     assert set(rejected.to_dict()) == {
-        "text", "label", "nearest_label", "nearest_probability", "score", "oos_threshold", "out_of_scope"
+        "text", "label", "nearest_label", "nearest_probability", "score", "oos_threshold", "out_of_scope",
+        "prior_weight",
     }  # fmt: skip
 
 

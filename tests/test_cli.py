@@ -109,6 +109,7 @@ def test_predict_out_of_scope_rows_say_why(files, tiny_encoder, suffix, capsys):
         "score",
         "oos_threshold",
         "out_of_scope",
+        "prior_weight",
     ]
     classifier.oos_threshold = threshold
     expected = classifier.explain(texts)

@@ -20,6 +20,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 METRICS = ("cosine", "euclidean")
+#: label-text weights (in examples) the classifier's adaptive mixture chooses among; 1024 is, in effect,
+#: the label text alone and 0 the examples alone
+PRIOR_WEIGHT_CANDIDATES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0, 1024.0)
 CONFIG_NAME = "head_config.json"
 WEIGHTS_NAME = "head.safetensors"
 
@@ -166,18 +169,25 @@ class PrototypeHead(nn.Module):
         """Logits [N, C] = scores / temperature."""
         return self.scores(embeddings) / self.temperature
 
-    def leave_one_out_scores(self, embeddings: torch.Tensor, class_index: list[int]) -> torch.Tensor:
+    def leave_one_out_scores(
+        self, embeddings: torch.Tensor, class_index: list[int], prior_weight: float | None = None
+    ) -> torch.Tensor:
         """Scores of examples already in the head, each against its own class vector *without it*.
 
         Rows whose class would be left with nothing (a single example, no description) are NaN.
-        Used to calibrate thresholds on the support set without fooling ourselves.
+        Used to calibrate thresholds and to choose ``prior_weight`` on the support set without
+        fooling ourselves; ``prior_weight`` (default: the head's) builds every class vector.
         """
+        prior_weight = self.prior_weight if prior_weight is None else float(prior_weight)
         embeddings = embeddings.to(self.example_sum)
         index = torch.as_tensor(class_index, dtype=torch.long)
-        all_scores = self.scores(embeddings)
+        vectors = mixed_class_vectors(
+            self.example_sum, self.example_count, self.description, self.has_description, prior_weight
+        )
+        all_scores = self.scores(embeddings, vectors)
         remaining = self.example_count[index] - 1
         has_description = self.has_description[index].float()
-        weight = has_description * torch.where(remaining > 0, torch.tensor(self.prior_weight), torch.tensor(1.0))
+        weight = has_description * torch.where(remaining > 0, torch.tensor(prior_weight), torch.tensor(1.0))
         own_count = remaining + weight
         own = (self.example_sum[index] - embeddings + weight[:, None] * self.description[index]) / own_count.clamp_min(
             1e-12
@@ -188,6 +198,27 @@ class PrototypeHead(nn.Module):
             own_scores = -((embeddings - own) ** 2).sum(-1)
         own_scores = torch.where(own_count > 0, own_scores, torch.full_like(own_scores, float("nan")))
         return all_scores.scatter(1, index[:, None], own_scores[:, None])
+
+    def prior_weight_fit(
+        self, embeddings: torch.Tensor, class_index: list[int], candidates=PRIOR_WEIGHT_CANDIDATES
+    ) -> dict[float, float]:
+        """How well each candidate ``prior_weight`` predicts the examples ``embeddings`` (already in the
+        head), each left out of its own class: the mean log-probability of its class, per candidate.
+
+        Only examples whose class keeps another example count: with one example per class, the
+        class vector left is the label text alone whatever the weight, so nothing can be learned
+        about the examples' worth (empty result). Empty too when no class has a label text.
+        """
+        index = torch.as_tensor(class_index, dtype=torch.long)
+        usable = self.example_count[index] > 1
+        if not bool(usable.any()) or not bool(self.has_description.any()):
+            return {}
+        fit = {}
+        for weight in candidates:
+            scores = self.leave_one_out_scores(embeddings[usable], index[usable].tolist(), weight)
+            log_probability = torch.log_softmax(scores / self.temperature, dim=-1)
+            fit[float(weight)] = float(log_probability.gather(1, index[usable][:, None]).mean())
+        return fit
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict:
