@@ -3,6 +3,7 @@
     python bench/families.py --data ../shared/data --validate   # the validation family: chooses the tuner's settings
     python bench/families.py --data ../shared/data              # every family (resumes where it stopped)
     python bench/families.py --data ../shared/data --setfit     # adds SetFit's cells (minutes each; not in CI)
+    python bench/families.py --data ../shared/data --fomaml runs/tuner-fomaml   # the tuner from a FOMAML start
     python bench/families.py --report                           # the tables from what has run
 
 Design, settings and readings: docs/experiments/2026-12-04-families.md. Each task is scored on at most
@@ -152,6 +153,8 @@ def plan(args) -> list[tuple]:
                     methods = [f"{e}/{m}" for e in ("minilm", "default") for m in ("examples", "fixed", "adaptive")]
                     methods += ["default/logreg", f"default/{tuned}"] + (["minilm/setfit"] if args.setfit else [])
                     cells += [(family, task, m, shot, seed) for m in methods]
+                if args.fomaml and task.startswith("tweet_"):  # held out of both starts' training
+                    cells.append((family, task, f"fomaml/{tuned}", 8, seed))
     return sorted(cells, key=lambda c: ("tuned" in c[2], "setfit" in c[2]))
 
 
@@ -171,6 +174,8 @@ def run(args) -> None:
     todo = [c for c in (validation_plan(args) if args.validate else plan(args)) if c[1:] not in cells.done]
     print(f"{len(todo)} cells to run, {len(cells.done)} done")
     encoders = {"minilm": SentenceEncoder(DEFAULT_ENCODER), "default": SentenceEncoder()}
+    if args.fomaml:  # recipes/meta_train_for_tuning.py's output: the default meta-trained for the tuner
+        encoders["fomaml"] = FewShotClassifier.from_pretrained(args.fomaml).encoder
     cache = {name: PrecomputedEncoder(encoder) for name, encoder in encoders.items()}
     tasks: dict = {}
     for index, (family, name, method, shot, seed) in enumerate(todo):
@@ -271,7 +276,19 @@ def write(cells: Cells, args) -> None:
                     if paired(rows, m, "/".join(BASELINE), k, family)
                 },
             }
-        result = {**meta, "families": families, "mixture": {e: mixture_check(rows, e) for e in ("minilm", "default")}}
+        fomaml = sorted({r["method"] for r in rows if r["method"].startswith("fomaml/")})
+        starts = {  # the tuner from a FOMAML start against the tuner from the default, same support sets
+            family: paired(rows, method, method.replace("fomaml/", "default/"), 8, family)
+            for method in fomaml
+            for family in FAMILIES
+            if paired(rows, method, method.replace("fomaml/", "default/"), 8, family)
+        }
+        result = {
+            **meta,
+            "families": families,
+            "mixture": {e: mixture_check(rows, e) for e in ("minilm", "default")},
+            "fomaml_against_default_start": starts,
+        }
         path = ROOT / "docs" / "results" / "families.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {path}")
@@ -283,6 +300,7 @@ def main() -> None:
     parser.add_argument("--validate", action="store_true", help="the validation family: the tuner's settings")
     parser.add_argument("--setfit", action="store_true", help="add SetFit's cells (minutes each)")
     parser.add_argument("--report", action="store_true", help="write the JSON from the cells run so far")
+    parser.add_argument("--fomaml", help="a folder written by recipes/meta_train_for_tuning.py: its tuned cells")
     parser.add_argument("--tune-steps", type=int, default=TuningArguments.steps)
     parser.add_argument("--tune-lr", type=float, default=TuningArguments.learning_rate)
     args = parser.parse_args()

@@ -10,17 +10,21 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from huggingface_hub import ModelCard, ModelCardData, ModelHubMixin
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .backends import ONNX_FOLDER, TORCH, check_backend, save_export
 from .encoders import DEFAULT_ENCODER, DEFAULT_MODEL, SentenceEncoder, default_adapter_revision
 from .heads import DEFAULT_TEMPLATE, LabelDescriptionHead
 from .hub import CONFIG_NAME, LIBRARY_KEY, find_saved_folder
 from .inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
-from .tuning import TuningArguments
+
+if TYPE_CHECKING:
+    from .tuning import TuningArguments
 
 ADAPTER_NAME = "adapter_model.safetensors"
 META_ADAPTER_NAME = "meta_adapter.safetensors"
@@ -140,6 +144,7 @@ class FewShotClassifier(
         *,
         lora=None,
         device: str | None = None,
+        backend: str = "torch",
         revision: str | None = None,
         token: str | bool | None = None,
         cache_dir: str | os.PathLike | None = None,
@@ -153,14 +158,21 @@ class FewShotClassifier(
         encoder; a folder or Hub repo written by :meth:`save_pretrained` / :meth:`push_to_hub`
         gives that classifier back. ``labels`` and ``options`` (see the class docstring) apply
         to new classifiers, and ``labels`` are added to a loaded one.
+
+        ``backend="onnx"`` or ``"onnx-int8"`` runs the encoder on ONNX Runtime, for faster
+        inference on CPUs (:meth:`set_backend`); the export is made once, offline, and kept in a
+        saved classifier's ``onnx/`` folder (or the user cache). Needs ``pip install "fewshot-nlp[onnx]"``.
         """
+        check_backend(backend)
         folder = None
         if model_id_or_path is not None and str(model_id_or_path) not in (DEFAULT_ENCODER, DEFAULT_MODEL):
             folder = find_saved_folder(
                 str(model_id_or_path), CONFIG_NAME, LIBRARY_KEY, revision, token, cache_dir, local_files_only
             )
         if folder is None:
-            encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device)
+            if lora is not None and backend != TORCH:
+                raise ValueError(f"lora={lora!r} is trained, which needs backend='torch' (not {backend!r}).")
+            encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device).set_backend(backend)
             return cls(encoder, labels, **options)
         fixed = sorted(set(options) - SETTABLE_AFTER_LOADING)
         if fixed or lora is not None:
@@ -169,6 +181,8 @@ class FewShotClassifier(
                 f"only {sorted(SETTABLE_AFTER_LOADING)} and labels can be given when loading one."
             )
         classifier = cls._load_folder(folder, device=device)
+        if backend != TORCH:  # an export the folder carries is used; a new one is kept there if it is the user's
+            classifier.encoder.set_backend(backend, folder / ONNX_FOLDER, writable=Path(model_id_or_path).is_dir())
         for name, value in options.items():
             setattr(classifier, name, value)
         if labels is not None:
@@ -334,7 +348,22 @@ class FewShotClassifier(
         holds (see :mod:`fewshot_nlp.self_training`)."""
         from .self_training import self_train
 
+        if getattr(self.encoder, "backend", TORCH) != TORCH:
+            raise ValueError(
+                f"self_train trains the encoder, and this classifier runs on the {self.encoder.backend!r} backend "
+                "(inference only): load it with backend='torch' (the default) or call set_backend('torch') first."
+            )
         return self_train(self, texts, args, output_dir, examples)
+
+    def set_backend(self, backend: str) -> FewShotClassifier:
+        """Run the encoder on PyTorch (``"torch"``) or ONNX Runtime (``"onnx"``, ``"onnx-int8"``): any encoder,
+        tuned or self-trained ones too, is exported once, offline, and the export cached under a hash of its
+        weights; ``save_pretrained`` then carries it. Training (``fit`` with ``tune`` or ``adapt_steps``,
+        :meth:`self_train`) needs ``"torch"``. Returns the classifier."""
+        if not hasattr(self.encoder, "set_backend"):
+            raise ValueError(f"this classifier's encoder ({self.encoder.name_or_path}) has no other backend.")
+        self.encoder.set_backend(backend)
+        return self
 
     def add_examples(self, texts, labels) -> FewShotClassifier:
         """Add examples to the current classes (or new ones) without re-encoding the old ones."""
@@ -516,6 +545,7 @@ class FewShotClassifier(
             save_file(self.encoder.lora_state_dict(), save_directory / ADAPTER_NAME)
         if self._meta_lora is not None:  # adapted at fit time: keep the starting point for the next fit
             save_file({n: t.contiguous() for n, t in self._meta_lora.items()}, save_directory / META_ADAPTER_NAME)
+        save_export(self.encoder, save_directory)  # the ONNX model it runs on, if any (onnx/)
         config = self._config()
         (save_directory / CONFIG_NAME).write_text(json.dumps(config, indent=2, ensure_ascii=False))
 
@@ -582,6 +612,8 @@ def best_threshold(inside: torch.Tensor, outside: torch.Tensor) -> float:
 
 def _tuning_arguments(tune, adapt_steps: int, multi_label: bool) -> TuningArguments | None:
     """``fit``'s ``tune`` as settings (None: no tuning), refusing what tuning cannot do."""
+    from .tuning import TuningArguments  # torch training code, imported when a fit tunes
+
     if tune is False or tune is None:
         return None
     if tune is not True and not isinstance(tune, TuningArguments):
