@@ -17,11 +17,12 @@ from huggingface_hub import ModelCard, ModelCardData, ModelHubMixin
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .backends import ONNX_FOLDER, TORCH, check_backend, save_export
+from .backends import ONNX_FOLDER, TORCH, OnnxEncoder, carried_encoder, check_backend, save_export
 from .encoders import DEFAULT_ENCODER, DEFAULT_MODEL, SentenceEncoder, default_adapter_revision
 from .heads import DEFAULT_TEMPLATE, LabelDescriptionHead
 from .hub import CONFIG_NAME, LIBRARY_KEY, find_saved_folder
 from .inputs import check_label_descriptions, check_labels, check_texts, texts_and_labels
+from .lora import LoraSettings
 
 if TYPE_CHECKING:
     from .tuning import TuningArguments
@@ -172,7 +173,8 @@ class FewShotClassifier(
         if folder is None:
             if lora is not None and backend != TORCH:
                 raise ValueError(f"lora={lora!r} is trained, which needs backend='torch' (not {backend!r}).")
-            encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device).set_backend(backend)
+            encoder = SentenceEncoder(model_id_or_path, lora=lora, device=device)
+            encoder = encoder if backend == TORCH else OnnxEncoder.of(encoder, backend)
             return cls(encoder, labels, **options)
         fixed = sorted(set(options) - SETTABLE_AFTER_LOADING)
         if fixed or lora is not None:
@@ -180,9 +182,8 @@ class FewShotClassifier(
                 f"{fixed or ['lora']} cannot change on a saved classifier ({model_id_or_path}); "
                 f"only {sorted(SETTABLE_AFTER_LOADING)} and labels can be given when loading one."
             )
-        classifier = cls._load_folder(folder, device=device)
-        if backend != TORCH:  # an export the folder carries is used; a new one is kept there if it is the user's
-            classifier.encoder.set_backend(backend, folder / ONNX_FOLDER, writable=Path(model_id_or_path).is_dir())
+        # an export the folder carries is used; a new one is kept there when the folder is the user's (not a Hub cache)
+        classifier = cls._load_folder(folder, device=device, backend=backend, writable=Path(model_id_or_path).is_dir())
         for name, value in options.items():
             setattr(classifier, name, value)
         if labels is not None:
@@ -190,14 +191,17 @@ class FewShotClassifier(
         return classifier
 
     @classmethod
-    def _load_folder(cls, folder: Path, device: str | None = None) -> FewShotClassifier:
+    def _load_folder(cls, folder: Path, device=None, backend: str = TORCH, writable: bool = False) -> FewShotClassifier:
         config = json.loads((folder / CONFIG_NAME).read_text())
-        if config.get("encoder_folder"):
-            encoder = SentenceEncoder(str(folder / config["encoder_folder"]), device=device)
-            encoder.name_or_path = config["encoder"]
-            encoder.enable_full_finetuning()  # its own weights: saved again with the classifier
-        else:
-            encoder = SentenceEncoder(config["encoder"], lora=config.get("lora"), device=device)
+        encoder = None
+        if backend != TORCH:  # the export the folder carries runs without building the PyTorch model
+            lora = LoraSettings(**config["lora"]) if config.get("lora") else None
+            fields = {"lora_settings": lora, "fully_trainable": bool(config.get("encoder_folder"))}
+            build = lambda: cls._folder_encoder(folder, config, device)  # noqa: E731 (only when asked for)
+            encoder = carried_encoder(folder / ONNX_FOLDER, backend, config["encoder"], build, writable, **fields)
+        if encoder is None:
+            encoder = cls._folder_encoder(folder, config, device)
+            encoder = encoder if backend == TORCH else OnnxEncoder.of(encoder, backend, folder / ONNX_FOLDER, writable)
         saved_revision = config.get("encoder_revision")
         if config["encoder"] == DEFAULT_MODEL and saved_revision != default_adapter_revision():
             warnings.warn(
@@ -205,8 +209,6 @@ class FewShotClassifier(
                 f"{default_adapter_revision()}: its examples were embedded by another encoder; fit it again.",
                 stacklevel=3,
             )
-        if config.get("lora"):
-            encoder.load_lora_state_dict(load_file(folder / ADAPTER_NAME))
         classifier = cls(
             encoder,
             multi_label=config["multi_label"],
@@ -222,10 +224,23 @@ class FewShotClassifier(
         classifier.tuning = config.get("tuning")
         if (folder / META_ADAPTER_NAME).is_file():
             meta_lora = load_file(folder / META_ADAPTER_NAME)
-            if set(meta_lora) != set(encoder.lora_parameters()):
+            if backend == TORCH and set(meta_lora) != set(encoder.lora_parameters()):
                 raise ValueError(f"{folder / META_ADAPTER_NAME} does not match the encoder's LoRA tensors.")
             classifier._meta_lora = meta_lora
         return classifier
+
+    @staticmethod
+    def _folder_encoder(folder: Path, config: dict, device) -> SentenceEncoder:
+        """The PyTorch encoder of a saved classifier: its own weights, or its base with its adapter."""
+        if config.get("encoder_folder"):
+            encoder = SentenceEncoder(str(folder / config["encoder_folder"]), device=device)
+            encoder.name_or_path = config["encoder"]
+            encoder.enable_full_finetuning()  # its own weights: saved again with the classifier
+        else:
+            encoder = SentenceEncoder(config["encoder"], lora=config.get("lora"), device=device)
+        if config.get("lora"):
+            encoder.load_lora_state_dict(load_file(folder / ADAPTER_NAME))
+        return encoder
 
     # ------------------------------------------------------------------ building
     @property
@@ -360,9 +375,12 @@ class FewShotClassifier(
         tuned or self-trained ones too, is exported once, offline, and the export cached under a hash of its
         weights; ``save_pretrained`` then carries it. Training (``fit`` with ``tune`` or ``adapt_steps``,
         :meth:`self_train`) needs ``"torch"``. Returns the classifier."""
-        if not hasattr(self.encoder, "set_backend"):
-            raise ValueError(f"this classifier's encoder ({self.encoder.name_or_path}) has no other backend.")
-        self.encoder.set_backend(backend)
+        if getattr(self.encoder, "backend", TORCH) == check_backend(backend):
+            return self
+        encoder = getattr(self.encoder, "torch_encoder", self.encoder)  # back to PyTorch, or on to another backend
+        if not isinstance(encoder, SentenceEncoder):
+            raise ValueError(f"this classifier's encoder ({self.encoder.name_or_path}) runs on PyTorch only.")
+        self.encoder = encoder if backend == TORCH else OnnxEncoder.of(encoder, backend)
         return self
 
     def add_examples(self, texts, labels) -> FewShotClassifier:

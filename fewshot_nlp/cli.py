@@ -204,6 +204,7 @@ def check_predict(args) -> None:
         raise UsageError("--self-train builds a new classifier from --labels YAML (not a --model); give --labels.")
     _check_model(args.model, "--model")
     _check_model(args.encoder, "--encoder")
+    _check_backend(args)
     args.texts = _read_texts(_input_file(args.input, "input", TEXT_FORMATS), args.text_column)
     examples = _input_file(args.examples, "--examples", (".csv",)) if args.examples else None
     args.example_rows = _read_examples(examples, args.text_column, args.label_column) if examples else None
@@ -230,9 +231,12 @@ def predict(args) -> int:
     """Classify a file of texts with a saved model, or one built from examples and/or descriptions."""
     from . import FewShotClassifier
 
-    classifier = FewShotClassifier.from_pretrained(args.model or args.encoder, labels=args.descriptions)
+    backend = "torch" if args.self_train else args.backend  # training needs torch; the result runs on --backend
+    classifier = FewShotClassifier.from_pretrained(
+        args.model or args.encoder, labels=args.descriptions, backend=backend
+    )
     if args.self_train:  # the examples, if any, guide the labelling and join the training
-        classifier = classifier.self_train(args.texts, examples=args.example_rows)
+        classifier = classifier.self_train(args.texts, examples=args.example_rows).set_backend(args.backend)
     elif args.example_rows:
         # A saved model keeps what it knows; a new one is fitted on the examples.
         learn = classifier.add_examples if args.model else classifier.fit
@@ -272,7 +276,7 @@ def evaluate(args) -> int:
 
     options = {"split": args.split} if args.tasks in TASK_READERS else {}
     task_set = load_task_set(args.tasks, root=args.data, **options)  # data errors before the model loads
-    base = FewShotClassifier.from_pretrained(args.model)
+    base = FewShotClassifier.from_pretrained(args.model, backend=args.backend)
     splits = (base.meta_training or {}).get("class_split") or {}
     corpus = parse_task_name(args.tasks)[0]  # a model trained on "sgd:train" has a split of sgd
     split = splits.get(args.tasks) or next((v for k, v in splits.items() if parse_task_name(k)[0] == corpus), None)
@@ -419,8 +423,22 @@ def _check_positive(args, *names: str) -> None:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be at least 1.")
 
 
+def _check_backend(args) -> None:
+    """An ONNX backend needs the onnx extra, and serves inference only."""
+    from importlib.util import find_spec
+
+    if args.backend == "torch":
+        return
+    missing = [name for name in ("onnxruntime", "onnx") if find_spec(name) is None]
+    if missing:
+        raise UsageError(f'--backend {args.backend} needs {" and ".join(missing)}: pip install "fewshot-nlp[onnx]".')
+    if getattr(args, "adapt_steps", 0):
+        raise UsageError(f"--adapt-steps trains the encoder, which needs --backend torch (not {args.backend}).")
+
+
 def check_evaluate(args) -> None:
     _check_model(args.model, "--model")
+    _check_backend(args)
     _check_task_name(args.tasks, args.data)
     if args.way != "all" and not (args.way.isdigit() and int(args.way) >= 2):
         raise UsageError(f"--way {args.way}: give a number of classes (2 or more) or 'all'.")
@@ -501,6 +519,13 @@ def build_parser() -> argparse.ArgumentParser:
         "hundreds of texts, a few minutes on a CPU; --examples (of --labels' labels) help the labelling",
     )
     pred.add_argument("--save", help="also save the classifier to this folder")
+    pred.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="run the encoder on PyTorch (default) or ONNX Runtime, float32 or int8: faster on CPUs; exported "
+        'once, offline; needs pip install "fewshot-nlp[onnx]"',
+    )
     pred.set_defaults(run=predict, check=check_predict)
 
     ev = commands.add_parser("evaluate", parents=[common], help="episodic accuracy with a 95%% confidence interval")
@@ -527,6 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--query", type=int, default=15)
     ev.add_argument("--episodes", type=int, default=600)
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="run the encoder on PyTorch (default) or ONNX Runtime, float32 or int8: faster on CPUs; exported "
+        'once, offline; needs pip install "fewshot-nlp[onnx]"',
+    )
     ev.set_defaults(run=evaluate, check=check_evaluate)
 
     meta = commands.add_parser(
