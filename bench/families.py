@@ -1,6 +1,7 @@
 """Task families beyond intents: label texts, the adaptive mixture and tuning at fit time, family by family.
 
     python bench/families.py --data ../shared/data --validate   # the validation family: chooses the tuner's settings
+    python bench/families.py --data ../shared/data --validate --retime   # its fit times again, one at a time
     python bench/families.py --data ../shared/data              # every family (resumes where it stopped)
     python bench/families.py --data ../shared/data --setfit     # adds SetFit's cells (minutes each; not in CI)
     python bench/families.py --data ../shared/data --fomaml runs/tuner-fomaml   # the tuner from a FOMAML start
@@ -158,6 +159,38 @@ def plan(args) -> list[tuple]:
     return sorted(cells, key=lambda c: ("tuned" in c[2], "setfit" in c[2]))
 
 
+def validation_episode(task: Task, data: str, shot: int, seed: int) -> Episode:
+    """A 5-way episode of the validation task, scored on at most 200 dev texts of its classes."""
+    dev = load_task_set(f"{task.name}:dev", data)
+    rows = [(t, c) for c in dev.classes for t in dev.by_class[c]]
+    random.Random(seed).shuffle(rows)
+    episode = task.episode(shot, seed, scored=rows, way=EPISODE_WAY)
+    episode.query_texts, episode.query_labels = episode.query_texts[:200], episode.query_labels[:200]
+    return episode
+
+
+def retime(args, data: str) -> dict:
+    """Fit seconds of each tuning setting and of SetFit on the first 3 validation episodes, run one after
+    another in this process alone (the validation cells ran beside other jobs, so their seconds are not)."""
+    encoders = {"default": SentenceEncoder(), "minilm": SentenceEncoder(DEFAULT_ENCODER)}
+    task, seconds = Task(VALIDATION_TASK, data), {}
+    for seed in range(3):
+        episode = validation_episode(task, data, 8, seed)
+        for method in [f"default/tuned-{s}x{lr:g}" for s, lr in TUNING_GRID] + ["minilm/setfit"]:
+            tuning = _tuning_of(method)
+            result = run_method(method, encoders, {}, episode, task.label_texts, tuning)
+            seconds.setdefault(method, []).append(result["seconds"])
+            print(f"{method} set {seed}: {result['seconds']:.1f} s", flush=True)
+    return {method: round(sum(v) / len(v), 2) for method, v in seconds.items()}
+
+
+def _tuning_of(method: str) -> TuningArguments | None:
+    if "/tuned-" not in method:
+        return None
+    steps, lr = method.split("tuned-")[1].split("x")
+    return TuningArguments(steps=int(steps), learning_rate=float(lr))
+
+
 def validation_plan(args) -> list[tuple]:
     cells = [(None, VALIDATION_TASK, "default/adaptive", 8, seed) for seed in range(10)]
     cells += [
@@ -180,19 +213,8 @@ def run(args) -> None:
     tasks: dict = {}
     for index, (family, name, method, shot, seed) in enumerate(todo):
         task = tasks.get(name) or tasks.setdefault(name, Task(name, data))
-        if args.validate:  # scored on dev texts of the episode's classes, 200 at most
-            dev = load_task_set(f"{name}:dev", data)
-            rows = [(t, c) for c in dev.classes for t in dev.by_class[c]]
-            random.Random(seed).shuffle(rows)
-            episode = task.episode(shot, seed, scored=rows, way=EPISODE_WAY)
-            episode.query_texts, episode.query_labels = episode.query_texts[:200], episode.query_labels[:200]
-        else:
-            episode = task.episode(shot, seed)
-        tuning = None
-        if "/tuned-" in method:
-            steps, lr = method.split("tuned-")[1].split("x")
-            tuning = TuningArguments(steps=int(steps), learning_rate=float(lr))
-        result = run_method(method, encoders, cache, episode, task.label_texts, tuning)
+        episode = validation_episode(task, data, shot, seed) if args.validate else task.episode(shot, seed)
+        result = run_method(method, encoders, cache, episode, task.label_texts, _tuning_of(method))
         cells.add({"family": family, "task": name, "method": method, "shot": shot, "seed": seed, **result})
         print(f"[{index + 1}/{len(todo)}] {name} {method} K={shot} set {seed}: {result['accuracy']:.3f}", flush=True)
     write(cells, args)
@@ -261,6 +283,9 @@ def write(cells: Cells, args) -> None:
     }
     if args.validate:
         result = {**meta, "task": VALIDATION_TASK, "methods": summarise(rows, ("method",))}
+        timing = ROOT / "runs" / "families" / "retime.json"
+        if timing.exists():
+            result["fit_seconds_alone"] = json.loads(timing.read_text())
         path = ROOT / "docs" / "results" / "families_validation.json"
     else:
         families = {}
@@ -300,11 +325,17 @@ def main() -> None:
     parser.add_argument("--validate", action="store_true", help="the validation family: the tuner's settings")
     parser.add_argument("--setfit", action="store_true", help="add SetFit's cells (minutes each)")
     parser.add_argument("--report", action="store_true", help="write the JSON from the cells run so far")
+    parser.add_argument("--retime", action="store_true", help="with --validate: fit seconds, one job at a time")
     parser.add_argument("--fomaml", help="a folder written by recipes/meta_train_for_tuning.py: its tuned cells")
     parser.add_argument("--tune-steps", type=int, default=TuningArguments.steps)
     parser.add_argument("--tune-lr", type=float, default=TuningArguments.learning_rate)
     args = parser.parse_args()
-    if args.report:
+    if args.retime:
+        data = str(data_root(args.data))
+        timing = retime(args, data)
+        (ROOT / "runs" / "families" / "retime.json").write_text(json.dumps(timing, indent=1))
+        write(Cells(ROOT / "runs" / "families" / "validation.jsonl"), args)
+    elif args.report:
         write(Cells(ROOT / "runs" / "families" / ("validation.jsonl" if args.validate else "cells.jsonl")), args)
     else:
         run(args)
