@@ -107,7 +107,8 @@ def run_method(method: str, encoders: dict, cache: dict, episode: Episode, label
     if kind.startswith("tuned"):
         classifier = FewShotClassifier(encoders[encoder_name], labels)
         classifier.fit(episode.support_texts, episode.support_labels, tune=tuning)
-        predict, extra = classifier.predict, {"prior_weight": classifier.prior_weight_, **classifier.tuning}
+        record = {f"tuning_{k}" if k == "seed" else k: v for k, v in classifier.tuning.items()}  # not the cell's seed
+        predict, extra = classifier.predict, {"prior_weight": classifier.prior_weight_, **record}
     else:
         from baselines import LogisticRegressionProbe, SetFitMethod  # bench/baselines.py
 
@@ -253,23 +254,22 @@ def paired(rows: list[dict], method: str, baseline: str, shot: int, family: str)
 
 
 def mixture_check(rows: list[dict], encoder: str, shot: int = 8) -> dict:
-    """Per task: the adaptive mixture against the better of label texts alone and examples alone (means)."""
+    """Per task: the adaptive mixture against the better of label texts alone and examples alone (means over the
+    support sets), in accuracy and in macro-F1 (the test splits of hate, offensive and stance are imbalanced)."""
     out = {}
     for task in sorted({r["task"] for r in rows}):
         mean = {}
         for method, k in (("names", 0), ("examples", shot), ("adaptive", shot)):
-            values = [
-                r["accuracy"]
-                for r in rows
-                if r["task"] == task and r["method"] == f"{encoder}/{method}" and r["shot"] == k
-            ]
-            mean[method] = sum(values) / len(values) if values else None
-        if None not in mean.values():
-            better = max(mean["names"], mean["examples"])
+            mine = [r for r in rows if r["task"] == task and r["method"] == f"{encoder}/{method}" and r["shot"] == k]
+            if mine:
+                mean[method] = {m: sum(r[m] for r in mine) / len(mine) for m in ("accuracy", "macro_f1")}
+        if len(mean) == 3:
             out[task] = {
-                **{m: round(v, 4) for m, v in mean.items()},
-                "adaptive_minus_better": round(mean["adaptive"] - better, 4),
+                f"{method} {metric}": round(values[metric], 4) for method, values in mean.items() for metric in values
             }
+            for metric in ("accuracy", "macro_f1"):
+                better = max(mean["names"][metric], mean["examples"][metric])
+                out[task][f"adaptive_minus_better {metric}"] = round(mean["adaptive"][metric] - better, 4)
     return out
 
 

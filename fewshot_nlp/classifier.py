@@ -31,7 +31,7 @@ ADAPTER_NAME = "adapter_model.safetensors"
 META_ADAPTER_NAME = "meta_adapter.safetensors"
 ENCODER_FOLDER = "encoder"  # a fully fine-tuned encoder's own weights (safetensors), when there is one
 SETTABLE_AFTER_LOADING = {"oos_threshold", "oos_label", "threshold", "prior_weight"}
-AUTO = "auto"  # prior_weight chosen from the support set at each fit
+AUTO = "auto"  # prior_weight chosen from the support set at each fit (an option; 1.0 is the default)
 AUTO_START = 1.0  # the weight before any choice, and with one example per class
 DEFAULT_MULTI_LABEL_CENTER = 0.3  # cosine score at probability 0.5 when nothing can calibrate it
 
@@ -82,12 +82,13 @@ class FewShotClassifier(
         labels: label names or ``{name: description}`` for zero-shot / a description prior.
         metric: ``"cosine"`` or ``"euclidean"`` scores against class vectors.
         temperature: softmax temperature of the scores.
-        prior_weight: how many examples a label text is worth once examples exist, or ``"auto"``
-            (the default): each :meth:`fit` chooses it from the support set, by how well every
-            example, left out of its class, is predicted under each candidate weight (see
-            :meth:`PrototypeHead.prior_weight_fit`; no extra encoder pass). With one example per
-            class nothing can be left out, and the weight is 1 (an example and its label text
-            count the same). The weight in use is ``prior_weight_``.
+        prior_weight: how many examples a label text is worth once examples exist (default 1), or
+            ``"auto"``: each :meth:`fit` chooses it from the support set, by how well every example,
+            left out of its class, is predicted under each candidate weight (see
+            :meth:`PrototypeHead.prior_weight_fit`; no extra encoder pass); with one example per
+            class nothing can be left out, and the weight is 1. ``"auto"`` is not the default: on
+            the task families of ``bench/families.py`` it averaged a point below the fixed weight
+            (docs/results.md). The weight in use is ``prior_weight_``.
         template: sentence used for a label with no description, ``{}`` = the label name.
         multi_label: independent per-label decisions; ``predict`` returns lists of labels.
         threshold: probability above which a label is predicted (multi-label only).
@@ -102,7 +103,7 @@ class FewShotClassifier(
         *,
         metric: str = "cosine",
         temperature: float = 0.05,
-        prior_weight: float | str = AUTO,
+        prior_weight: float | str = 1.0,
         template: str = DEFAULT_TEMPLATE,
         multi_label: bool = False,
         threshold: float = 0.5,

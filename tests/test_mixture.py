@@ -16,7 +16,7 @@ CLEAN = (["card", "card card", "card card card", "cancel", "cancel cancel", "can
 
 
 def _classifier(encoder, labels, **options):
-    return FewShotClassifier(encoder, labels, **options)
+    return FewShotClassifier(encoder, labels, **{"prior_weight": "auto", **options})
 
 
 def test_weight_moves_towards_the_label_texts_when_they_separate_the_support_set(keyword_encoder):
@@ -56,7 +56,7 @@ def test_the_choice_is_in_explain_survives_save_and_load_and_add_examples_choose
 
 
 def test_save_and_load_keep_the_setting_and_the_weight(tiny_encoder, tmp_path):
-    clf = FewShotClassifier(tiny_encoder, {"a": "card", "b": "cancel"}).fit(*CONFUSING)
+    clf = FewShotClassifier(tiny_encoder, {"a": "card", "b": "cancel"}, prior_weight="auto").fit(*CONFUSING)
     clf.save_pretrained(tmp_path / "clf")
     again = FewShotClassifier.from_pretrained(tmp_path / "clf")
     assert again.prior_weight == "auto" and again.prior_weight_ == clf.prior_weight_
@@ -74,6 +74,7 @@ def test_multi_label_classifiers_choose_too(keyword_encoder):
 
 @pytest.mark.parametrize("bad", [-1, "sometimes", True, None])
 def test_a_bad_prior_weight_names_itself_and_the_fix(keyword_encoder, bad):
+    assert FewShotClassifier(keyword_encoder).prior_weight == 1.0  # the default: a fixed weight
     with pytest.raises(ValueError, match="prior_weight=.*'auto' or a number"):
         FewShotClassifier(keyword_encoder, prior_weight=bad)
 
