@@ -487,6 +487,16 @@ def _configure_output(verbose: bool) -> None:
         library.addHandler(handler)  # with it, Python's bare last-resort output no longer applies
 
 
+def _add_backend_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="run the encoder on PyTorch (default) or ONNX Runtime, float32 or int8: faster on CPUs; exported "
+        'once, offline; needs pip install "fewshot-nlp[onnx]"',
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -519,13 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hundreds of texts, a few minutes on a CPU; --examples (of --labels' labels) help the labelling",
     )
     pred.add_argument("--save", help="also save the classifier to this folder")
-    pred.add_argument(
-        "--backend",
-        choices=["torch", "onnx", "onnx-int8"],
-        default="torch",
-        help="run the encoder on PyTorch (default) or ONNX Runtime, float32 or int8: faster on CPUs; exported "
-        'once, offline; needs pip install "fewshot-nlp[onnx]"',
-    )
+    _add_backend_option(pred)
     pred.set_defaults(run=predict, check=check_predict)
 
     ev = commands.add_parser("evaluate", parents=[common], help="episodic accuracy with a 95%% confidence interval")
@@ -552,13 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--query", type=int, default=15)
     ev.add_argument("--episodes", type=int, default=600)
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument(
-        "--backend",
-        choices=["torch", "onnx", "onnx-int8"],
-        default="torch",
-        help="run the encoder on PyTorch (default) or ONNX Runtime, float32 or int8: faster on CPUs; exported "
-        'once, offline; needs pip install "fewshot-nlp[onnx]"',
-    )
+    _add_backend_option(ev)
     ev.set_defaults(run=evaluate, check=check_evaluate)
 
     meta = commands.add_parser(

@@ -286,12 +286,15 @@ def test_splits_of_the_registry_are_checked(shared_data):
         load_task_set("clinc150:train+dev", root=shared_data)
 
 
-def test_new_corpora_without_the_data_folder_say_where_to_point(monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "entry, expected", [("sgd:train", "intents/sgd/train.csv"), ("tweet_irony:test", "tweets/irony/test.csv")]
+)
+def test_new_corpora_without_the_data_folder_say_where_to_point(monkeypatch, tmp_path, entry, expected):
     monkeypatch.delenv("FEWSHOT_NLP_DATA", raising=False)
     with pytest.raises(FileNotFoundError, match="no root given"):
-        load_task_set("snips:test")
-    with pytest.raises(FileNotFoundError, match="expected .*intents/sgd/train.csv"):
-        load_task_set("sgd:train", root=tmp_path)
+        load_task_set(entry)
+    with pytest.raises(FileNotFoundError, match=f"expected .*{expected}"):
+        load_task_set(entry, root=tmp_path)
 
 
 def test_ambiguous_texts_are_dropped_with_a_count(tmp_path, caplog):
@@ -415,11 +418,3 @@ def test_the_registry_reads_every_tweet_folder_and_split(shared_data):
     with pytest.raises(ValueError, match="tweet_sentiment has no split 'train'"):
         load_task_set("tweet_sentiment:train", root=shared_data)
     assert len(load_task_set("tweet_stance_hillary:test", root=shared_data)) == 295
-
-
-def test_tweet_tasks_without_the_data_folder_say_where_to_point(monkeypatch, tmp_path):
-    monkeypatch.delenv("FEWSHOT_NLP_DATA", raising=False)
-    with pytest.raises(FileNotFoundError, match="no root given"):
-        load_task_set("tweet_irony:test")
-    with pytest.raises(FileNotFoundError, match="expected .*tweets/irony/test.csv"):
-        load_task_set("tweet_irony:test", root=tmp_path)
