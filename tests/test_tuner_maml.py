@@ -1,14 +1,18 @@
 """First-order MAML whose inner loop is the fit-time tuner: it trains, and resumes to the same weights."""
 
 import copy
+import sys
 
 import pytest
 import torch
+from conftest import ROOT
 
+from fewshot_nlp import TuningArguments
 from fewshot_nlp.meta.tuner_maml import TunerMetaTrainingArguments, meta_train_for_tuning
 from fewshot_nlp.tasks import ClassificationTaskSet
 
 WORDS = ["card", "cancel", "balance", "password"]
+QUICK = TuningArguments(steps=2, learning_rate=1e-3)
 
 
 def _task_sets():
@@ -53,3 +57,28 @@ def test_bad_settings_and_too_small_task_sets_are_named(tiny_encoder, tmp_path):
         TunerMetaTrainingArguments(tuning={"steps": 0})
     with pytest.raises(ValueError, match="no task set has 3 classes with >= 12 texts"):
         meta_train_for_tuning(tiny_encoder, _task_sets(), TunerMetaTrainingArguments(way=3, shot=10, query=2), tmp_path)
+
+
+def test_the_recipe_writes_a_classifier_that_loads_and_tunes(tiny_model_dir, tmp_path):
+    import json
+
+    sys.path.insert(0, str(ROOT / "recipes"))  # recipes are scripts, not a package
+    try:
+        import meta_train_for_tuning as recipe
+    finally:
+        sys.path.remove(str(ROOT / "recipes"))
+
+    from fewshot_nlp import FewShotClassifier
+
+    words = [*WORDS, "refund"]
+    rows = [f"{w} please {i},{w}" for w in words for i in range(12)]
+    (tmp_path / "toy.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    argv = ["--data", str(tmp_path), "--output", str(out), "--tasks", str(tmp_path / "toy.csv"), "--steps", "1"]
+    recipe.main([*argv, "--encoder", str(tiny_model_dir)])
+    record = json.loads((out / "tuner_meta_training.json").read_text())
+    assert len(record["history"]) == 1 and record["tuning"]["steps"] == TuningArguments.steps
+    clf = FewShotClassifier.from_pretrained(out, labels=["card", "cancel"])
+    assert clf.meta_training["algorithm"] == "fomaml-tuner" and "fomaml-tuner" in (out / "README.md").read_text()
+    clf.fit(["card please 0", "card please 1", "cancel please 0", "cancel please 1"], [*"aabb"], tune=QUICK)
+    assert clf.tuning["steps"] == QUICK.steps
