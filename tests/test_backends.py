@@ -271,6 +271,9 @@ def test_results_page_renders_the_backends_benchmark(tmp_path):
     lines = results_page.backends_lines(numbers)
     assert "ONNX >= 1.5x met; int8 >= 2.5x missed; ONNX probabilities within 0.0001 met" in lines[0]
     assert "int8 within 0.5 point in every cell missed; load under 2 s met" in lines[0]
-    assert lines[-1].startswith("| ONNX Runtime, int8 | 900 | 2.25x | 0.50 | 0.3 | 0.944 ± 0.010 |")
+    assert lines[-3].startswith("| ONNX Runtime, int8 | 900 | 2.25x | 0.50 | 0.3 | 0.944 ± 0.010 |")
+    assert lines[-1].startswith("Why the speed targets are missed here")  # int8's 2.25x is under 2.5x
+    numbers.backends["throughput"]["speedup"]["onnx-int8"] = 2.6
+    assert results_page.backends_lines(numbers)[-1].startswith("| ONNX Runtime, int8 |")  # both met: no pointer
     numbers.backends = None
     assert results_page.backends_lines(numbers) == []  # before the benchmark has run
