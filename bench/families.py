@@ -105,7 +105,8 @@ def run_method(method: str, encoders: dict, cache: dict, episode: Episode, label
         return {**result, "prior_weight": classifier.prior_weight_, "seconds": round(time.perf_counter() - start, 3)}
     start = time.perf_counter()
     if kind.startswith("tuned"):
-        classifier = FewShotClassifier(encoders[encoder_name], labels)
+        # tuned with the adaptive weight: the classifier's default when these cells first ran (docs/experiments)
+        classifier = FewShotClassifier(encoders[encoder_name], labels, prior_weight="auto")
         classifier.fit(episode.support_texts, episode.support_labels, tune=tuning)
         record = {f"tuning_{k}" if k == "seed" else k: v for k, v in classifier.tuning.items()}  # not the cell's seed
         predict, extra = classifier.predict, {"prior_weight": classifier.prior_weight_, **record}
