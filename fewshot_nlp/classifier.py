@@ -320,11 +320,12 @@ class FewShotClassifier(
     def _tuned_fit(self, start, head, texts, labels, args: TuningArguments) -> FewShotClassifier:
         from .tuning import tune_encoder
 
-        untuned_head, _ = self._head_with_examples(copy.deepcopy(head), texts, labels, start)  # chooses the weight
+        weight = head.prior_weight  # a fixed weight; "auto" chooses it on the untuned embeddings:
+        if self.prior_weight == AUTO:
+            weight = self._head_with_examples(copy.deepcopy(head), texts, labels, start)[0].prior_weight
         described = dict(head.descriptions)
         classes = list(dict.fromkeys(labels))
         label_texts = {c: described[c] for c in classes} if all(c in described for c in classes) else None
-        weight = untuned_head.prior_weight
         tuned, record = tune_encoder(start, texts, labels, label_texts, weight, head.metric, head.temperature, args)
         head.prior_weight = weight
         if described:

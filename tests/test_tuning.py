@@ -85,3 +85,9 @@ def test_multi_label_classifiers_are_not_tuned(tiny_encoder):
     clf = FewShotClassifier(tiny_encoder, LABEL_TEXTS, multi_label=True)
     with pytest.raises(ValueError, match="single-label"):
         clf.fit(TEXTS, [[label] for label in LABELS], tune=True)
+
+
+def test_with_auto_the_weight_is_chosen_on_the_untuned_embeddings_and_kept(tiny_encoder):
+    untuned = FewShotClassifier(tiny_encoder, LABEL_TEXTS, prior_weight="auto").fit(TEXTS, LABELS)
+    tuned = FewShotClassifier(tiny_encoder, LABEL_TEXTS, prior_weight="auto").fit(TEXTS, LABELS, tune=QUICK)
+    assert tuned.prior_weight_ == untuned.prior_weight_ == tuned.tuning["label_weight"]
