@@ -105,8 +105,10 @@ def run_method(method: str, encoders: dict, cache: dict, episode: Episode, label
         return {**result, "prior_weight": classifier.prior_weight_, "seconds": round(time.perf_counter() - start, 3)}
     start = time.perf_counter()
     if kind.startswith("tuned"):
-        # tuned with the adaptive weight: the classifier's default when these cells first ran (docs/experiments)
-        classifier = FewShotClassifier(encoders[encoder_name], labels, prior_weight="auto")
+        # "tuned-SxLR": the adaptive weight, the classifier's default when these cells first ran (docs/experiments);
+        # "tuned-SxLR:fixed": today's default weight of 1
+        weight = 1.0 if kind.endswith(":fixed") else "auto"
+        classifier = FewShotClassifier(encoders[encoder_name], labels, prior_weight=weight)
         classifier.fit(episode.support_texts, episode.support_labels, tune=tuning)
         record = {f"tuning_{k}" if k == "seed" else k: v for k, v in classifier.tuning.items()}  # not the cell's seed
         predict, extra = classifier.predict, {"prior_weight": classifier.prior_weight_, **record}
@@ -156,6 +158,7 @@ def plan(args) -> list[tuple]:
                     methods = [f"{e}/{m}" for e in ("minilm", "default") for m in ("examples", "fixed", "adaptive")]
                     methods += ["default/logreg", f"default/{tuned}"] + (["minilm/setfit"] if args.setfit else [])
                     cells += [(family, task, m, shot, seed) for m in methods]
+                cells.append((family, task, f"default/{tuned}:fixed", 8, seed))  # tune=True as the package ships it
                 if args.fomaml and task.startswith("tweet_"):  # held out of both starts' training
                     cells.append((family, task, f"fomaml/{tuned}", 8, seed))
     return sorted(cells, key=lambda c: ("tuned" in c[2], "setfit" in c[2]))
@@ -189,7 +192,7 @@ def retime(args, data: str) -> dict:
 def _tuning_of(method: str) -> TuningArguments | None:
     if "/tuned-" not in method:
         return None
-    steps, lr = method.split("tuned-")[1].split("x")
+    steps, lr = method.split("tuned-")[1].removesuffix(":fixed").split("x")
     return TuningArguments(steps=int(steps), learning_rate=float(lr))
 
 
