@@ -25,7 +25,7 @@ _EXPORTS = {
     "FewShotTranslator": ".translation",
     "LabelDescriptionHead": ".heads",
     "LoraSettings": ".encoders",
-    "Prediction": ".classifier",
+    "Prediction": ".prototype_classifier",
     "PrototypeHead": ".heads",
     "SelfTrainingArguments": ".self_training",
     "SentenceEncoder": ".encoders",

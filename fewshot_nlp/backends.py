@@ -23,14 +23,11 @@ The ONNX backends are inference-only: anything that trains the encoder needs ``b
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import json
 import logging
 import os
 import shutil
-import tempfile
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -38,26 +35,27 @@ import numpy as np
 import torch
 from torch import nn
 
+from .onnx_export import (
+    OPSET,
+    QUANTISATION,
+    TOKENIZER_FILE,
+    FastTokenizer,
+    as_numpy,
+    atomic_write,
+    export_model,
+    export_onnx,
+    fast_tokenizer_settings,
+    quantize_onnx,
+)
+
 TORCH = "torch"
 BACKENDS = (TORCH, "onnx", "onnx-int8")
 ONNX_FOLDER = "onnx"  # inside a saved classifier
 MODEL_FILES = {"onnx": "model.onnx", "onnx-int8": "model_qint8.onnx"}
-TOKENIZER_FILE = "tokenizer.json"
 EXPORT_RECORD = "export.json"
 INSTALL = 'pip install "fewshot-nlp[onnx]"'
 EXPORT_FORMAT = 1  # part of every cache key: raise it when the exported graph changes
-OPSET = 17
-#: ONNX Runtime's dynamic quantisation, as used: int8 weights per output channel, MatMul only
-QUANTISATION = {"weight_type": "QInt8", "per_channel": True, "op_types_to_quantize": ["MatMul"]}
 #: texts the tokenizer saved with an export must turn into exactly the ids sentence-transformers makes
-TOKENIZER_PROBES = [
-    "where is my new card?",
-    "  Leading and trailing spaces  ",
-    "UPPER case, punctuation!!! and numbers 1234.56",
-    "accents: café naïve Zürich; emoji 🙂; CJK 東京",
-    "x",
-    " ".join(["a long text that must be truncated"] * 200),
-]
 TRAINING_NEEDS_TORCH = (
     "needs gradients, and this classifier's encoder runs on the {backend!r} backend, which is for inference only: "
     "load the classifier with backend='torch' (the default) or call set_backend('torch') on it first."
@@ -263,7 +261,7 @@ class OnnxRuntime:
         if settings and (self.path.parent / TOKENIZER_FILE).is_file():
             self.tokenize = FastTokenizer(self.path.parent / TOKENIZER_FILE, settings)
         elif preprocess is not None:
-            self.tokenize = lambda texts: _as_numpy(preprocess(texts))
+            self.tokenize = lambda texts: as_numpy(preprocess(texts))
         else:
             raise ValueError(f"{self.path.parent} has no {TOKENIZER_FILE} to tokenize with; export it again.")
 
@@ -281,118 +279,6 @@ class OnnxRuntime:
         embeddings = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
         embeddings[order] = np.concatenate(rows)
         return nn.functional.normalize(torch.from_numpy(embeddings), dim=-1)
-
-
-class FastTokenizer:
-    """The encoder's tokenizer run by ``tokenizers`` alone, padded and truncated as sentence-transformers does."""
-
-    def __init__(self, path: Path, settings: dict):
-        from tokenizers import Tokenizer
-
-        self.tokenizer = Tokenizer.from_file(str(path))
-        self.tokenizer.enable_truncation(settings["max_length"], strategy="longest_first")
-        self.tokenizer.enable_padding(
-            direction=settings["padding_side"],
-            pad_id=settings["pad_id"],
-            pad_type_id=settings["pad_type_id"],
-            pad_token=settings["pad_token"],
-        )
-
-    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(list(texts))
-        return {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-
-
-def _fast_tokenizer_settings(model, preprocess) -> tuple[str, dict] | None:
-    """The sentence-transformers model's tokenizer as ``tokenizers`` JSON and settings, if it gives the same ids."""
-    hf_tokenizer = getattr(model[0], "tokenizer", None)
-    backend = getattr(hf_tokenizer, "backend_tokenizer", None)
-    if backend is None or hf_tokenizer.pad_token is None:
-        return None
-    settings = {
-        "max_length": int(model.max_seq_length or hf_tokenizer.model_max_length),
-        "padding_side": hf_tokenizer.padding_side,
-        "pad_id": int(hf_tokenizer.pad_token_id),
-        "pad_type_id": int(getattr(hf_tokenizer, "pad_token_type_id", 0)),
-        "pad_token": str(hf_tokenizer.pad_token),
-    }
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / TOKENIZER_FILE
-        path.write_text(backend.to_str())
-        try:
-            ours = FastTokenizer(path, settings)(TOKENIZER_PROBES)
-        except Exception:  # an unusual tokenizer: sentence-transformers keeps tokenizing
-            return None
-    theirs = _as_numpy(preprocess(TOKENIZER_PROBES))
-    for name, ids in theirs.items():
-        if name not in ours or ours[name].shape != ids.shape or not (ours[name] == ids).all():
-            return None
-    return backend.to_str(), settings
-
-
-# ------------------------------------------------------------------------ exporting
-class _Pipeline(nn.Module):
-    """The sentence-transformers pipeline as a function of named tensors (what the exporter traces)."""
-
-    def __init__(self, model: nn.Module, names: list[str], constants: dict):
-        super().__init__()
-        self.model, self.names, self.constants = model, names, constants
-
-    def forward(self, *tensors):
-        return self.model({**dict(zip(self.names, tensors)), **self.constants})["sentence_embedding"]
-
-
-def export_model(encoder) -> nn.Module:
-    """The CPU sentence-transformers model that is exported: with any LoRA adapter merged (on a copy)."""
-    model = encoder.model
-    if encoder.lora_settings is not None or encoder.device.type != "cpu":
-        from .lora import merge_lora
-
-        model = copy.deepcopy(model).cpu()
-        if encoder.lora_settings is not None:
-            merge_lora(model[0].auto_model)
-    return model.eval()
-
-
-def export_onnx(model: nn.Module, preprocess: Callable, path: Path) -> None:
-    """Export a sentence-transformers model (token ids -> sentence embedding) to ``path``."""
-    # Texts of different lengths: the trace then holds the padding mask, which every batch needs.
-    features = preprocess(["an example text to trace the model with", "short"])
-    names = [k for k, v in features.items() if isinstance(v, torch.Tensor)]
-    constants = {k: v for k, v in features.items() if not isinstance(v, torch.Tensor)}
-    axes = {name: {0: "batch", 1: "sequence"} for name in names}
-    with _temporary_file(path) as target, warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the exporter's deprecation notice and tracer notes on shape checks
-        torch.onnx.export(
-            _Pipeline(model, names, constants).eval(),
-            tuple(features[n] for n in names),
-            str(target),
-            input_names=names,
-            output_names=["sentence_embedding"],
-            dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-
-
-def quantize_onnx(source: Path, path: Path) -> None:
-    """Dynamic int8 quantisation (ONNX Runtime) of an exported model: no calibration data needed."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with _temporary_file(path) as target, _quiet_root_logger():
-        quantize_dynamic(
-            source,
-            target,
-            weight_type=getattr(QuantType, QUANTISATION["weight_type"]),
-            per_channel=QUANTISATION["per_channel"],
-            op_types_to_quantize=QUANTISATION["op_types_to_quantize"],
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
 
 
 def load_runtime(encoder, backend: str, folder: Path | None = None, writable: bool = True) -> OnnxRuntime:
@@ -421,11 +307,11 @@ def load_runtime(encoder, backend: str, folder: Path | None = None, writable: bo
         record = {"format": EXPORT_FORMAT, "fingerprint": fingerprint, "encoder": encoder.name_or_path}
         record |= {"dimension": encoder.embedding_dim, "versions": _versions(), "tokenizer": None}
         record["files"] = {MODEL_FILES["onnx"]: {"exporter": "torch.onnx (TorchScript)", "opset": OPSET}}
-        tokenizer = _fast_tokenizer_settings(model, preprocess)
+        tokenizer = fast_tokenizer_settings(model, preprocess)
         if tokenizer is not None:
-            _atomic_write(source / TOKENIZER_FILE, tokenizer[0])
+            atomic_write(source / TOKENIZER_FILE, tokenizer[0])
             record["tokenizer"] = tokenizer[1]
-        _atomic_write(source / EXPORT_RECORD, json.dumps(record, indent=2))
+        atomic_write(source / EXPORT_RECORD, json.dumps(record, indent=2))
     if backend == "onnx-int8":
         _quantize_into(source, target)
     return OnnxRuntime(target / name, backend, preprocess)
@@ -485,15 +371,11 @@ def _quantize_into(source: Path, target: Path) -> None:
             shutil.copyfile(source / TOKENIZER_FILE, target / TOKENIZER_FILE)
         record["files"] = {}
     record.setdefault("files", {})[name] = {"quantisation": "onnxruntime quantize_dynamic", **QUANTISATION}
-    _atomic_write(target / EXPORT_RECORD, json.dumps(record, indent=2))
+    atomic_write(target / EXPORT_RECORD, json.dumps(record, indent=2))
 
 
 def _preprocess(encoder) -> Callable:
     return getattr(encoder.model, "preprocess", None) or encoder.model.tokenize  # renamed in sentence-transformers 6
-
-
-def _as_numpy(features: dict) -> dict[str, np.ndarray]:
-    return {k: v.cpu().numpy().astype(np.int64) for k, v in features.items() if isinstance(v, torch.Tensor)}
 
 
 def _versions() -> dict:
@@ -522,39 +404,3 @@ def _can_write(folder: Path) -> bool:
     except OSError:
         return False
     return os.access(folder, os.W_OK)
-
-
-@contextlib.contextmanager
-def _temporary_file(path: Path):
-    """A temporary name beside ``path`` that becomes ``path`` only once written whole (never half a model)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        yield Path(name)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    with _temporary_file(path) as target:
-        target.write_text(text)
-
-
-class _DropPreprocessingAdvice(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-processing" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _quiet_root_logger():
-    """onnxruntime's quantiser logs advice on the root logger (configuring it when it has no handler): not here."""
-    root, handler, drop = logging.getLogger(), logging.NullHandler(), _DropPreprocessingAdvice()
-    root.addHandler(handler)
-    root.addFilter(drop)
-    try:
-        yield
-    finally:
-        root.removeFilter(drop)
-        root.removeHandler(handler)

@@ -109,7 +109,8 @@ def evaluate_episodes(
     for episode in tqdm(episodes, desc="episodes", disable=not progress):
         classifier = make_classifier(encoder, episode)
         if use_support:
-            classifier.fit(episode.support_texts, episode.support_labels, adapt_steps=adapt_steps)
+            options = {"adapt_steps": adapt_steps} if adapt_steps else {}  # a plain fit needs no training path
+            classifier.fit(episode.support_texts, episode.support_labels, **options)
         accuracies.append(classifier.score(episode.query_texts, episode.query_labels))
         if adapt_steps:
             with torch.no_grad():

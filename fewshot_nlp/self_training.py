@@ -225,7 +225,9 @@ def _pseudo_labelled(classifier, texts: list[str], described: dict, args: SelfTr
 def _train(encoder, pseudo, texts, head, args: SelfTrainingArguments, folder: Path, checkpoints: bool) -> float:
     """Train ``encoder`` in place on the pseudo-labelled episodes and cloze tasks of ``texts`` (resuming
     ``folder``); returns its wall seconds."""
-    from .meta.trainer import MetaTrainer, MetaTrainingArguments, latest_checkpoint
+    from .meta.arguments import MetaTrainingArguments
+    from .meta.checkpoint import latest_checkpoint
+    from .meta.trainer import MetaTrainer
 
     training = MetaTrainingArguments(
         output_dir=str(folder),

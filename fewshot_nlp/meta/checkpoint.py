@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -19,6 +21,8 @@ from safetensors.torch import load_file, save_file
 
 FORMAT = "fewshot-nlp-checkpoint/1"
 TENSORS, STATE, LATEST = "tensors.safetensors", "state.json", "latest"
+
+logger = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -123,3 +127,61 @@ def load_optimizer_tensors(optimizer: torch.optim.Optimizer, names: list[str], t
             name, slot = key[len("optim.") :].rsplit(".", 1)
             state.setdefault(names.index(name), {})[slot] = value
     optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+
+
+class ResumableRun:
+    """The checkpoints of a :class:`~fewshot_nlp.meta.MetaTrainer` run (a part of it): the meta-parameters, the
+    optimizer, the best weights so far, the history and the random state, so that a resumed run continues to
+    the weights an uninterrupted one would have reached."""
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.output_dir / "checkpoints"
+
+    def _checkpoint_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"param.{n}": p.detach() for n, p in self.meta_parameters.items()}
+        tensors.update(optimizer_tensors(self.optimizer, list(self.meta_parameters)))
+        if self.best is not None:
+            tensors.update({f"best.{n}": t for n, t in self.best["weights"].items()})
+        # Episodes come from (seed, index); dropout (when on) draws from this generator, so a
+        # resumed run continues with the masks an uninterrupted one would have drawn.
+        tensors["rng.torch"] = torch.get_rng_state()
+        return tensors
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        state = {
+            "fingerprint": self.args.fingerprint(),
+            "history": self.history,
+            "best": None if self.best is None else {k: v for k, v in self.best.items() if k != "weights"},
+            "evaluations_without_improvement": self.evaluations_without_improvement,
+            "training": {**self.training, "wall_seconds": self.wall_seconds},
+            "param_groups": self.optimizer.state_dict()["param_groups"],
+        }
+        save_checkpoint(self.checkpoint_dir, self.step, self._checkpoint_tensors(), state)
+
+    def resume(self) -> bool:
+        """Load the newest checkpoint if there is one; refuses a corrupt or foreign one."""
+        path = latest_checkpoint(self.checkpoint_dir)
+        if path is None:
+            return False
+        tensors, state = load_checkpoint(path, self.args.fingerprint(), self.args.defaults())
+        expected = {f"param.{n}" for n in self.meta_parameters}
+        if not expected <= set(tensors):
+            raise ValueError(f"{path} lacks parameters {sorted(expected - set(tensors))[:3]}; it is not from this run.")
+        with torch.no_grad():
+            for name, parameter in self.meta_parameters.items():
+                parameter.copy_(tensors[f"param.{name}"])
+        load_optimizer_tensors(self.optimizer, list(self.meta_parameters), tensors, state["param_groups"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.step = state["step"]
+        self.history = state["history"]
+        self.evaluations_without_improvement = state["evaluations_without_improvement"]
+        self.training = {**self.training, **state.get("training", {})}
+        self._clock = (time.perf_counter(), self.training["wall_seconds"])
+        if state["best"] is not None:
+            weights = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
+            self.best = {**state["best"], "weights": weights}
+        logger.info("resumed from %s at step %d", path, self.step)
+        return True

@@ -15,8 +15,9 @@ from typing import ClassVar
 
 import torch
 
+from .arguments import BaseMetaTrainingArguments
 from .fomaml import adapt, first_order_maml_gradients
-from .trainer import BaseMetaTrainingArguments, MetaTrainer, _process_device
+from .trainer import MetaTrainer, _process_device
 
 
 @dataclass
