@@ -7,8 +7,9 @@ The public names below load on first use (PEP 562), so ``fewshot-nlp`` can check
 inputs and answer a usage error before torch is imported.
 """
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+
+from .lazy import lazy_exports
 
 try:
     __version__ = version("fewshot-nlp")
@@ -39,13 +40,4 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
