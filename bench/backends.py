@@ -3,29 +3,22 @@
     python bench/backends.py --data ../shared/data          # the full run: docs/results/backends.json
     python bench/backends.py --data ../shared/data --quick  # a smoke run (runs/backends/quick.json)
 
-- Throughput: ``predict`` of the default classifier (150 labels) on the first 2,000 CLINC150 test
-  texts, batch 64; ``--repeats`` (5) runs of each backend, interleaved, so that other load on the
-  machine hits all three alike; the median. Every backend runs on the same threads
-  (``--threads``, default every core: torch's and ONNX Runtime's intra-op pools are both set to it).
-- Accuracy: the comparison's frozen episodes (``bench/compare.py``: ``runs/compare/episodes``, drawn by
-  ``EpisodeSampler(seed=0)`` from the held-out classes' test texts of CLINC150 and BANKING77, 5-way and
-  all-way) with the comparison's ``default`` method (the default adapter, label descriptions and
-  examples), per backend; and the largest difference of any query's probability from PyTorch's.
-- Start-up: in a fresh process, ``from_pretrained`` of a saved classifier that carries its export
-  (import time reported apart), and its first ``predict``; ``--startup-runs`` (3) processes, the median.
-
-Exports go to a scratch folder (``runs/backends``), so the timings include no export; the first loads
-(export included) are reported too. Writes docs/results/backends.json (not with ``--quick``).
+Throughput: ``predict`` of the default classifier (150 labels) on the first 2,000 CLINC150 test texts, batch 64,
+``--repeats`` (5) interleaved runs per backend (other load hits all three alike), the median; every backend on
+``--threads`` (default: every core; torch's and ONNX Runtime's intra-op pools alike). Accuracy: the comparison's frozen
+episodes (``bench/compare.py``, ``runs/compare/episodes``) with its ``default`` method, per backend, and the largest
+difference of any query's probability from PyTorch's. Start-up: in a fresh process, ``from_pretrained`` of a saved
+classifier that carries its export (import time apart) and its first ``predict``, the median of ``--startup-runs``
+(3). Exports go to a scratch folder (``runs/backends``), so the timings include none; the first loads (export
+included) are reported too.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -35,15 +28,14 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from compare import SETTINGS, episodes_digest, frozen_episodes, held_out_task_sets  # bench/compare.py
-from report import DATASET_NAMES  # bench/report.py
+from compare import DATASET_NAMES, SETTINGS, episodes_digest, frozen_episodes, held_out_task_sets  # bench/compare.py
+from harness import RESULTS, ROOT, add_data_option, command, interval, today  # bench/harness.py
 
-from fewshot_nlp import FewShotClassifier, __version__, mean_confidence_interval
+from fewshot_nlp import FewShotClassifier, __version__
 from fewshot_nlp.backends import BACKENDS, INSTALL, QUANTISATION, onnx_available
 from fewshot_nlp.evaluation import PrecomputedEncoder
 from fewshot_nlp.tasks import load_task_set
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"onnx_speedup": 1.5, "int8_speedup": 2.5, "probability_difference": 1e-4, "int8_points": 0.5, "load_s": 2.0}
 STARTUP = """
 import json, sys, time
@@ -127,8 +119,7 @@ def accuracy(classifiers: dict, data: str, episodes_5way: int, episodes_all: int
                     difference = (probabilities[backend] - probabilities["torch"]).abs().max().item()
                     largest[backend] = max(largest[backend], difference)
             for backend, values in scores.items():
-                mean, ci = mean_confidence_interval(values)
-                row[backend] = {"accuracy": round(mean, 4), "ci95": round(ci, 4)}
+                row[backend] = dict(zip(("accuracy", "ci95"), interval(values)))
             for backend in largest:
                 row[f"{backend}_points"] = round(100 * (row[backend]["accuracy"] - row["torch"]["accuracy"]), 2)
             rows.append(row)
@@ -154,7 +145,7 @@ def startup(classifier: FewShotClassifier, backend: str, scratch: Path, runs: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    add_data_option(parser)
     parser.add_argument("--texts", type=int, default=2000, help="CLINC150 test texts to predict")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--episodes", type=int, default=600, help="5-way episodes per cell (the comparison's 600)")
@@ -162,9 +153,7 @@ def main() -> None:
     parser.add_argument("--startup-runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and ONNX Runtime intra-op threads")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "compare" / "episodes", help="frozen episodes")
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 200 texts, 1 repeat, 20 and 3 episodes, 1 start-up"
-    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 200 texts, 1 repeat, 20/3 episodes, 1 start")
     args = parser.parse_args()
     if not (Path(args.data) / "intents" / "clinc150").is_dir():
         print(f"no CLINC150 data at {args.data} (give --data or $FEWSHOT_NLP_DATA); nothing to measure.")
@@ -189,9 +178,9 @@ def main() -> None:
         starts = {b: startup(labelled[b], b, scratch, args.startup_runs) for b in BACKENDS}
         print(json.dumps(starts), flush=True)
     report = {
-        "command": "python bench/backends.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": command(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores ({', '.join(cpu_flags()) or 'no AVX2'})",
-        "date": datetime.date.today().isoformat(),
+        "date": today(),
         "version": __version__,
         "versions": {p: version(p) for p in ("torch", "onnxruntime", "onnx", "transformers", "sentence-transformers")},
         "threads": args.threads,
@@ -203,7 +192,7 @@ def main() -> None:
         "startup": starts,
         "targets": TARGETS,
     }
-    out = scratch.parent / "quick.json" if args.quick else ROOT / "docs" / "results" / "backends.json"
+    out = scratch.parent / "quick.json" if args.quick else RESULTS / "backends.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
 

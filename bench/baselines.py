@@ -1,16 +1,15 @@
-"""What users would pick instead of this package, each behind one interface for bench/compare.py.
+"""What users would pick instead of this package, each behind one interface for bench/compare.py (and families.py).
 
-Every method is a callable ``adapt(episode) -> predict``: ``adapt`` learns from the episode's
-support set (its wall time is the adaptation time) and ``predict(texts)`` returns one label
-per text. All run on the embedded all-MiniLM-L6-v2 body.
+Every method is a callable ``adapt(episode) -> predict``: ``adapt`` learns from the episode's support set (its wall time
+is the adaptation time) and ``predict(texts)`` returns one label per text. All run on the embedded all-MiniLM-L6-v2.
 
-- :class:`LogisticRegressionProbe`: scikit-learn's ``LogisticRegression`` (defaults, as in
-  SetFit's head) on frozen, normalised sentence embeddings.
-- :class:`SetFitMethod`: ``setfit`` with its README defaults (20 iterations of pair sampling,
-  1 epoch, batch 16, logistic-regression head), a fresh body per episode.
-- :class:`FineTuning`: ``AutoModelForSequenceClassification`` (BERT pooler + a new linear
-  layer) fully fine-tuned on the support set with AdamW at the Transformers default learning
-  rate (5e-5), batch 16, at least 5 epochs and 30 steps, linear decay.
+- :class:`LogisticRegressionProbe`: scikit-learn's ``LogisticRegression`` (defaults, as in SetFit's head) on frozen,
+  normalised sentence embeddings.
+- :class:`SetFitMethod`: ``setfit`` with its README defaults (20 iterations of pair sampling, 1 epoch, batch 16,
+  logistic-regression head), a fresh body per episode.
+- :class:`FineTuning`: ``AutoModelForSequenceClassification`` (BERT pooler + a new linear layer) fully fine-tuned on
+  the support set with AdamW at the Transformers default rate (5e-5), batch 16, at least 5 epochs and 30 steps, linear
+  decay.
 """
 
 from __future__ import annotations

@@ -12,16 +12,13 @@ and the table between the ``classifier`` markers in docs/experiments/2026-11-26-
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import re
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from harness import ROOT, add_data_option, record, write_section  # bench/harness.py
 
 from fewshot_nlp import (
     DEFAULT_ENCODER,
@@ -33,7 +30,6 @@ from fewshot_nlp import (
 )
 from fewshot_nlp.tasks import load_task_set
 
-ROOT = Path(__file__).resolve().parents[1]
 METHODS = {
     # name: (label text: None, "names" or "descriptions"; fit on the support?)
     "prototypes": (None, True),
@@ -88,14 +84,10 @@ def accuracy_rows(encoder, data_root, episodes_5way: int, episodes_all: int) -> 
     return rows
 
 
-def throughput(encoder: SentenceEncoder, texts: list[str], repeats: int = 5, reference=None) -> dict:
-    """Median texts/second of predict vs raw encode, alternating runs so both see the same machine state.
-
-    ``reference``: the SentenceTransformer whose raw ``encode`` is the yardstick (default: the
-    encoder's own; the default-adapter benchmark passes the plain MiniLM).
-    """
+def throughput(encoder: SentenceEncoder, texts: list[str], repeats: int = 5) -> dict:
+    """Median texts/second of predict vs raw encode, alternating runs so both see the same machine state."""
     classifier = FewShotClassifier(encoder, labels=[f"label {i}" for i in range(150)])
-    st_model = encoder.model if reference is None else reference
+    st_model = encoder.model
     raw, ours = [], []
     st_model.encode(texts[:64], batch_size=encoder.batch_size)  # warm-up
     for _ in range(repeats):
@@ -138,34 +130,9 @@ def markdown(rows: list[dict], speed: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def experiment_log(docs: Path, marker: str) -> Path:
-    """The dated log under ``docs/experiments/`` that holds a section's markers; a section seen for
-    the first time starts a new log named by today's date."""
-    start = f"<!-- {marker}:start -->"
-    for path in sorted((docs / "experiments").glob("*.md")):
-        if start in path.read_text():
-            return path
-    return docs / "experiments" / f"{datetime.date.today().isoformat()}-{marker.replace('_', '-')}.md"
-
-
-def write_section(docs: Path, marker: str, body: str) -> Path:
-    """Replace the generated block between a section's markers in its experiment log."""
-    path = experiment_log(docs, marker)
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    text = path.read_text() if path.exists() else f"# {marker}\n"
-    block = f"{start}\n{body}\n{end}"
-    if start in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    add_data_option(parser)
     parser.add_argument("--episodes", type=int, default=600, help="5-way episodes per setting")
     parser.add_argument("--episodes-all", type=int, default=50, help="all-way episodes per setting")
     parser.add_argument("--out", default=str(ROOT / "docs"))
@@ -176,15 +143,11 @@ def main() -> None:
     texts = load_task_set("clinc150", args.data, split="test").texts_and_labels()[0][:2000]
     speed = throughput(encoder, texts)
     print(speed)
-    meta = {
-        "command": "python bench/classifier.py --data ../shared/data"
-        + (f" --episodes {args.episodes}" if args.episodes != 600 else "")
-        + (f" --episodes-all {args.episodes_all}" if args.episodes_all != 50 else ""),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU ({platform.processor() or 'cpu'})",
-        "date": datetime.date.today().isoformat(),
-        "version": __version__,
-        "torch": torch.__version__,
-    }
+    flags = (f" --episodes {args.episodes}" if args.episodes != 600 else "") + (
+        f" --episodes-all {args.episodes_all}" if args.episodes_all != 50 else ""
+    )
+    meta = record("python bench/classifier.py --data ../shared/data" + flags)
+    meta |= {"version": __version__, "torch": torch.__version__}
     out = Path(args.out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     (out / "results" / "classifier.json").write_text(

@@ -5,45 +5,32 @@
     python bench/compare.py --report                         # tables and plots from what has run
     python bench/compare.py --retime --timing-episodes 2     # times again, on a quiet machine
 
-Every method sees exactly the same frozen episodes (``runs/compare/episodes/*.json``, drawn by
-``EpisodeSampler(seed=0)``, 15 queries per class) from the test split of the classes held out of
-meta-training (``bench/class_splits/``): CLINC150 (30 classes) and BANKING77 (15 classes);
-settings 5-way 1-shot and 5-shot, all held-out classes at once with 5 and 8 shots.
-
-Cheap methods (no gradient step: zero-shot, prototypes, mixture, the package's default adapter
-with the mixture, meta-trained protonet, logistic regression) run ``--episodes`` (600) episodes
-on cached embeddings; their adaptation and prediction times are measured separately, without
-the cache, on the first ``--timing-episodes``.
-Methods that train per episode (fomaml with test-time adaptation, SetFit, fine-tuning) run the
-first ``--episodes-expensive`` (30) of the same episodes, timed as they run, and the first
-``--episodes-expensive-all-way`` (5) in the all-way settings, where one SetFit episode takes
-minutes (the report's run-time table estimates what a full rerun costs). Per-episode results
-are kept in ``runs/compare/cells/`` after every episode, so an interrupted run loses nothing; a
-cell is tied to its episodes and, for meta-trained methods, to the model's weights (another
-model reruns the cell instead of resuming it).
-Writes docs/results/compare.json, the ``compare`` section of docs/experiments/2026-11-26-comparison.md and two plots.
+Every method sees the same frozen episodes (``runs/compare/episodes/*.json``, ``EpisodeSampler(seed=0)``, 15 queries
+per class) from the test split of the classes held out of meta-training (``bench/class_splits/``): CLINC150 (30
+classes) and BANKING77 (15); 5-way 1-shot and 5-shot, all held-out classes at once with 5 and 8 shots. Methods without
+a gradient step (zero-shot, prototypes, mixture, the default adapter, meta-trained protonet, logistic regression) run
+``--episodes`` (600) on cached embeddings, timed apart without the cache on ``--timing-episodes``; methods that train
+per episode (fomaml with test-time adaptation, SetFit, fine-tuning) run the first ``--episodes-expensive`` (30), and
+``--episodes-expensive-all-way`` (5) at all-way, timed as they run. Per-episode results are kept in
+``runs/compare/cells/`` after every episode, tied to their episodes and to a meta-trained method's weights (another
+model reruns the cell). Writes docs/results/compare.json, the ``compare`` section of
+docs/experiments/2026-11-26-comparison.md and three plots (docs/compare_accuracy.png, compare_time.png and
+compare_headline.png), rebuilt from the cell files.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import os
-import platform
+import statistics
 import time
 from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from report import (  # bench/report.py: names, tables, plots
-    DATASET_NAMES,
-    ORDER,
-    TRAINING,
-    planned_episodes,
-    write_report,
-)
+from harness import DOCS, ROOT, add_data_option, interval, machine, today, write_section  # bench/harness.py
 
 from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder, __version__
 from fewshot_nlp.encoders import default_adapter_available, default_adapter_revision, resolve_encoder
@@ -51,7 +38,277 @@ from fewshot_nlp.evaluation import PrecomputedEncoder
 from fewshot_nlp.tasks import EpisodeSampler, load_class_split, load_task_set
 from fewshot_nlp.tasks.episodes import load_episodes, save_episodes
 
-ROOT = Path(__file__).resolve().parents[1]
+ORDER = ["zeroshot", "prototypes", "mixture", "default", "protonet", "logreg", "fomaml", "setfit", "finetune"]
+LABELS = {
+    "zeroshot": "zero-shot (descriptions)",
+    "prototypes": "prototypes (frozen)",
+    "mixture": "mixture: prototypes + descriptions",
+    "default": "default adapter, mixture (trained on every class of both corpora: not transfer)",
+    "protonet": "meta-trained protonet",
+    "logreg": "logistic regression probe",
+    "fomaml": "meta-trained fomaml + 3 adaptation steps",
+    "setfit": "SetFit (README defaults)",
+    "finetune": "full fine-tuning",
+}
+TRAINING = {"fomaml", "setfit", "finetune"}  # methods that train per episode: fewer episodes
+SETTING_ORDER = ["5w1s", "5w5s", "all5s", "all8s"]
+DATASET_NAMES = {"clinc150": "CLINC150", "banking77": "BANKING77"}
+
+
+def planned_episodes(key: str, setting: str, settings: dict) -> int:
+    """Episodes a method runs in a setting: all of them on cached embeddings when it does not
+    train; fewer when it trains per episode, and fewest when it trains on all classes at once."""
+    if key not in TRAINING:
+        return settings["episodes"]
+    if setting.startswith("all"):
+        return settings.get("episodes_expensive_all_way", settings["episodes_expensive"])
+    return settings["episodes_expensive"]
+
+
+def _median(values: list) -> float | None:
+    """Times are summarised by their median: robust to the odd episode slowed by other work."""
+    return round(statistics.median(values), 4) if values else None
+
+
+def _row(cell: dict, n: int | None = None) -> dict:
+    accuracies, timing = cell["accuracy"][:n], cell["timing"]
+    mean, ci = interval(accuracies)
+    return {
+        "method": LABELS[cell["method"]],
+        "key": cell["method"],
+        "dataset": DATASET_NAMES.get(cell["dataset"], cell["dataset"]),
+        "setting": cell["setting"],
+        "way": cell["way"],
+        "shot": cell["shot"],
+        "accuracy": mean,
+        "ci95": ci,
+        "episodes": len(accuracies),
+        "adapt_seconds": _median([r["adapt_seconds"] for r in timing]),
+        "predict_ms_per_text": _median([1000 * r["predict_seconds_per_text"] for r in timing]),
+        "adapt_cpu_seconds": _median([r["adapt_cpu_seconds"] for r in timing if "adapt_cpu_seconds" in r]),
+        "timed_episodes": len(timing),
+        "episodes_sha256": cell["episodes_sha256"],
+    }
+
+
+def load_cells(cells: Path) -> list[dict]:
+    found = [json.loads(p.read_text()) for p in sorted(cells.glob("*.json"))]
+    found = [c for c in found if c["accuracy"]]
+    return sorted(found, key=lambda c: (c["dataset"], SETTING_ORDER.index(c["setting"]), ORDER.index(c["method"])))
+
+
+def merge_rows(found: list[dict], published: dict, date: str) -> tuple[list[dict], list[dict]]:
+    """All rows, and every setting's rows restricted to the episodes its cheapest-run method ran.
+
+    Cells that ran here make rows dated ``date``. A published row (``published``: the last
+    compare.json) is kept for a cell that did not run here, when it was scored on the same
+    episodes; its per-episode file is gone, so it joins the paired table only at its own episode
+    count (or through its published paired row at that count), never truncated: a paired table
+    never mixes episode counts.
+    """
+    key = lambda r: (r["dataset"], r["setting"], r["key"])  # noqa: E731
+    rows = [_row(c) | {"run": date} for c in found]
+    cells = {key(row): cell for cell, row in zip(found, rows)}
+    digests = {(r["dataset"], r["setting"]): r["episodes_sha256"] for r in rows}
+
+    def reusable(r):
+        same = digests.get((r["dataset"], r["setting"]), r["episodes_sha256"]) == r["episodes_sha256"]
+        return same and key(r) not in cells
+
+    old = published.get("date")
+    kept = [r | {"run": r.get("run", old)} for r in published.get("results", []) if reusable(r)]
+    old_paired = {key(r): r for r in published.get("same_episodes_as_trained_methods", []) if reusable(r)}
+    order = lambda r: (r["dataset"], SETTING_ORDER.index(r["setting"]), ORDER.index(r["key"]))  # noqa: E731
+    rows = sorted(rows + kept, key=order)
+    paired = []
+    for group in dict.fromkeys((r["dataset"], r["setting"]) for r in rows):
+        members = [r for r in rows if (r["dataset"], r["setting"]) == group]
+        n = min(r["episodes"] for r in members)
+        if all(r["episodes"] == n for r in members):
+            continue
+        for r in members:
+            if key(r) in cells:
+                paired.append(_row(cells[key(r)], n) | {"run": date})
+            elif r["episodes"] == n:
+                paired.append(r)
+            elif key(r) in old_paired and old_paired[key(r)]["episodes"] == n:
+                paired.append(old_paired[key(r)] | {"run": r["run"]})
+    return rows, paired
+
+
+def _table(rows: list[dict], with_times: bool) -> list[str]:
+    head = "| dataset | setting | method | accuracy | 95% CI | episodes | run |"
+    rule = "|---|---|---|---|---|---|---|"
+    if with_times:
+        head += " adapt s (wall, median) | adapt CPU s (median) | predict ms / text (median) | timed episodes |"
+        rule += "---|---|---|---|"
+    lines = [head, rule]
+    for r in rows:
+        line = f"| {r['dataset']} | {r['setting']} | {r['method']} | {r['accuracy']:.4f} | ± {r['ci95']:.4f} | {r['episodes']} | {r.get('run', '')} |"
+        if with_times:
+            cpu = "" if r["adapt_cpu_seconds"] is None else f"{r['adapt_cpu_seconds']:.3f}"
+            line += f" {r['adapt_seconds']:.3f} | {cpu} | {r['predict_ms_per_text']:.2f} | {r['timed_episodes']} |"
+        lines.append(line)
+    return lines
+
+
+def run_time_table(rows: list[dict], planned, queries_per_class: int = 15) -> list[str]:
+    """What a full rerun of bench/compare.py costs per method on this machine, from the median
+    times x the episodes it runs uncached (the cached accuracy episodes take seconds)."""
+    lines = [
+        "| method | settings measured | uncached episodes per setting | estimated minutes |",
+        "|---|---|---|---|",
+    ]
+    total, cells = 0.0, len({r["dataset"] for r in rows}) * len(SETTING_ORDER)
+    for key in ORDER:
+        measured = [r for r in rows if r["key"] == key and r["adapt_seconds"] is not None]
+        if not measured:
+            continue
+        episodes = {r["setting"]: planned(key, r["setting"]) for r in measured}
+        seconds = sum(
+            episodes[r["setting"]]
+            * (r["adapt_seconds"] + r["predict_ms_per_text"] / 1000 * r["way"] * queries_per_class)
+            for r in measured
+        )
+        total += seconds
+        counts = ", ".join(f"{s} {episodes[s]}" for s in SETTING_ORDER if s in episodes)
+        lines.append(f"| {LABELS[key]} | {len(measured)} of {cells} | {counts} | {seconds / 60:.1f} |")
+    lines.append(f"| all of the above | | | {total / 60:.1f} |")
+    return lines
+
+
+def plot(rows: list[dict], docs: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    colours = {key: plt.cm.tab10(i) for i, key in enumerate(ORDER)}
+    written = []
+
+    figure, axes = plt.subplots(len(datasets), 2, figsize=(12, 4.2 * len(datasets)), squeeze=False)
+    for i, dataset in enumerate(datasets):
+        for j, (title, settings) in enumerate(
+            (("5-way", ("5w1s", "5w5s")), ("all held-out classes", ("all5s", "all8s")))
+        ):
+            axis = axes[i][j]
+            for key in ORDER:
+                points = [r for r in rows if r["dataset"] == dataset and r["key"] == key and r["setting"] in settings]
+                if key == "zeroshot":
+                    points = points[:1]
+                if not points:
+                    continue
+                shots = [settings.index(r["setting"]) if key != "zeroshot" else -1 for r in points]
+                axis.errorbar(
+                    shots, [r["accuracy"] for r in points], yerr=[r["ci95"] for r in points], marker="o", capsize=3,
+                    color=colours[key], label=f"{LABELS[key]} ({points[0]['episodes']} ep.)",
+                )  # fmt: skip
+            shots = [next((r["shot"] for r in rows if r["setting"] == s and r["shot"]), 0) for s in settings]
+            shot_names = [f"{k} shot{'s' if k > 1 else ''}" for k in shots]
+            axis.set_xticks([-1, 0, 1], ["0 (zero-shot)", *shot_names])
+            way = next((r["way"] for r in rows if r["dataset"] == dataset and r["setting"] == settings[0]), "")
+            axis.set_title(f"{dataset} held-out classes, {title}: {way}-way")
+            axis.set_ylabel("accuracy")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=7, loc="lower right")
+    save(figure, docs / "compare_accuracy.png", written, dpi=110)
+
+    figure, axes = plt.subplots(len(datasets), len(SETTING_ORDER), figsize=(18, 4 * len(datasets)), squeeze=False)
+    for i, dataset in enumerate(datasets):
+        for j, setting in enumerate(SETTING_ORDER):
+            axis = axes[i][j]
+            for r in rows:
+                if r["dataset"] == dataset and r["setting"] == setting and r["adapt_seconds"]:
+                    axis.errorbar(
+                        r["adapt_seconds"], r["accuracy"], yerr=r["ci95"], marker="o", capsize=3,
+                        color=colours[r["key"]], label=LABELS[r["key"]],
+                    )  # fmt: skip
+            axis.set_xscale("log")
+            axis.set_title(f"{dataset} {setting}")
+            axis.set_xlabel("adaptation seconds per episode (CPU, log scale)")
+            axis.set_ylabel("accuracy")
+            axis.grid(alpha=0.3, which="both")
+    handles = {label: h for axis in axes.flat for h, label in zip(*axis.get_legend_handles_labels())}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=4, fontsize=8)
+    save(figure, docs / "compare_time.png", written, rect=(0, 0.06, 1, 1))
+
+    # the README's headline: every held-out class at once, 5 examples each, accuracy against time
+    figure, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 5.4), squeeze=False)
+    for axis, dataset in zip(axes[0], datasets):
+        for r in rows:
+            if r["dataset"] == dataset and r["setting"] == "all5s" and r["adapt_seconds"]:
+                axis.errorbar(
+                    r["adapt_seconds"], r["accuracy"], yerr=r["ci95"], marker="o", capsize=3,
+                    color=colours[r["key"]], label=f"{LABELS[r['key']]} ({r['episodes']} ep.)",
+                )  # fmt: skip
+        way = next((r["way"] for r in rows if r["dataset"] == dataset and r["setting"] == "all5s"), "")
+        axis.set_xscale("log")
+        axis.set_title(f"{dataset}: {way} held-out classes, 5 examples each")
+        axis.set_xlabel("seconds to adapt (2-core CPU, log scale)")
+        axis.set_ylabel("accuracy (95% CI)")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.18), ncol=2, frameon=False)
+    save(figure, docs / "compare_headline.png", written)
+    plt.close("all")
+    return written
+
+
+def save(figure, path: Path, written: list[str], dpi: int = 100, **layout) -> None:
+    figure.tight_layout(**layout)
+    figure.savefig(path, dpi=dpi)
+    written.append(path.name)
+
+
+def write_report(cells: Path, metadata: dict) -> None:
+    docs = DOCS
+    results = docs / "results" / "compare.json"
+    published = json.loads(results.read_text()) if results.exists() else {}
+    rows, paired = merge_rows(load_cells(cells), published, metadata["date"])
+    if not rows:
+        raise SystemExit(f"no finished cells under {cells}: run bench/compare.py first.")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({**metadata, "results": rows, "same_episodes_as_trained_methods": paired}, indent=1))
+    plots = plot(rows, docs)
+    lines = [
+        f"Command: `{metadata['command']}`  ",
+        f"Machine: {metadata['machine']}  ",
+        f"Date of this report: {metadata['date']} (the run column dates each row; a cell not rerun keeps its "
+        "published row); "
+        + ", ".join(f"{k} {v}" for k, v in metadata["versions"].items())
+        + f"; seed {metadata['seed']}",
+        "",
+        "All episodes, every method (cheap methods: cached embeddings for accuracy, uncached runs for the times):",
+        "",
+        *_table(rows, with_times=True),
+        "",
+    ]
+    if paired:
+        lines += [
+            "The same comparison restricted to the episodes the training methods ran (paired: identical "
+            "support and query sets for every row):",
+            "",
+            *_table(paired, with_times=False),
+            "",
+        ]
+    settings = metadata["settings"]
+
+    def planned(key, setting):
+        return planned_episodes(key, setting, settings) if key in TRAINING else settings["timing_episodes"]
+
+    lines += [
+        "Time a full rerun needs on this machine, estimated from the median times above: methods that "
+        "train run every episode uncached; the others run their accuracy episodes on cached embeddings "
+        "(seconds) and their timed episodes uncached:",
+        "",
+        *run_time_table(rows, planned),
+        "",
+    ]
+    lines += [f"![{name}](../{name})" for name in plots]  # the log sits in docs/experiments/
+    log = write_section(docs, "compare", "\n".join(lines))
+    print(f"wrote docs/results/compare.json, the compare section of {log}, {', '.join('docs/' + p for p in plots)}")
+
+
 SETTINGS = {"5w1s": (5, 1), "5w5s": (5, 5), "all5s": (None, 5), "all8s": (None, 8)}
 
 
@@ -225,18 +482,14 @@ def run_cell(key, dataset, setting, task_set, episodes, digest, encoders, args) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    add_data_option(parser)
     parser.add_argument("--methods", default=",".join(ORDER), help=f"comma-separated subset of {','.join(ORDER)}")
     parser.add_argument("--datasets", default=",".join(DATASET_NAMES))
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--episodes", type=int, default=600, help="episodes for methods without training")
     parser.add_argument("--episodes-expensive", type=int, default=30, help="episodes for methods that train")
     parser.add_argument(
-        "--episodes-expensive-all-way",
-        type=int,
-        default=5,
-        help="episodes for methods that train, at all-way (SetFit's sentence pairs grow with the support set: "
-        "minutes per episode on 2 cores)",
+        "--episodes-expensive-all-way", type=int, default=5, help="the same at all-way (SetFit: minutes)"
     )
     parser.add_argument("--timing-episodes", type=int, default=10, help="uncached episodes that time cheap methods")
     parser.add_argument("--protonet", default="runs/intents-protonet", help="meta-trained protonet model folder")
@@ -246,14 +499,10 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="only rebuild tables and plots from finished cells")
     parser.add_argument("--no-report", action="store_true", help="run the cells, leave the tables and plots alone")
     parser.add_argument(
-        "--retime", action="store_true", help="re-measure the times of the first --timing-episodes of finished cells"
+        "--retime", action="store_true", help="time the first --timing-episodes of finished cells again"
     )
     args = parser.parse_args()
-    chosen = {
-        "methods": args.methods.split(","),
-        "datasets": args.datasets.split(","),
-        "settings": args.settings.split(","),
-    }
+    chosen = {kind: getattr(args, kind).split(",") for kind in ("methods", "datasets", "settings")}
     for kind, known in (("methods", ORDER), ("datasets", DATASET_NAMES), ("settings", SETTINGS)):
         unknown = set(chosen[kind]) - set(known)
         if unknown:
@@ -290,21 +539,17 @@ def main() -> None:
 def metadata(args) -> dict:
     return {
         "command": "python bench/compare.py --data ../shared/data",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
-        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "date": today(),
         "versions": {
             name: version(name)
             for name in ("fewshot-nlp", "torch", "transformers", "sentence-transformers", "setfit", "scikit-learn")
         },
         "seed": 0,
         "settings": {
-            "episodes": args.episodes,
-            "episodes_expensive": args.episodes_expensive,
-            "episodes_expensive_all_way": args.episodes_expensive_all_way,
-            "timing_episodes": args.timing_episodes,
-            "adapt_steps": args.adapt_steps,
-            "protonet": args.protonet,
-            "fomaml": args.fomaml,
+            key: getattr(args, key)
+            for key in ("episodes", "episodes_expensive", "episodes_expensive_all_way", "timing_episodes")
+            + ("adapt_steps", "protonet", "fomaml")
         },
         "library": __version__,
     }

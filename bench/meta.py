@@ -16,21 +16,15 @@ Writes docs/results/meta.json and the ``meta`` section of its docs/experiments/ 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import torch
+from harness import DOCS, RESULTS, add_data_option, header, interval, record, write_result, write_section
 
-from fewshot_nlp import EpisodeSampler, FewShotClassifier, __version__, evaluate_episodes, mean_confidence_interval
+from fewshot_nlp import EpisodeSampler, FewShotClassifier, __version__, evaluate_episodes
 from fewshot_nlp.tasks import load_task_set
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def task_sets(data: str, models: dict) -> dict:
@@ -47,16 +41,6 @@ def task_sets(data: str, models: dict) -> dict:
         else:
             sets[f"{name} held-out classes ({len(split['test'])})"] = task_set.subset(split["test"])
     return sets
-
-
-def paired_difference(accuracies: list[float], reference: list[float]) -> tuple[float, float]:
-    """Mean and 95% CI of the per-episode accuracy difference to the reference on the same episodes.
-
-    Both methods see exactly the same episodes, so the episode-to-episode difficulty cancels:
-    this interval is much tighter than the two separate ones and is the one that says whether
-    a method beats the reference.
-    """
-    return mean_confidence_interval([a - r for a, r in zip(accuracies, reference)])
 
 
 def evaluate(
@@ -85,9 +69,9 @@ def evaluate(
         "episodes": result.episodes,
         "seconds_per_episode": round(seconds / len(episodes), 3),
     }
-    if reference is not None:
-        delta, delta_ci = paired_difference(result.per_episode, reference)
-        row |= {"delta_vs_frozen_prototypes": round(delta, 4), "delta_ci95": round(delta_ci, 4)}
+    if reference is not None:  # paired on the same episodes, their difficulty cancels: the interval that decides
+        paired = interval(a - r for a, r in zip(result.per_episode, reference))
+        row |= {"delta_vs_frozen_prototypes": paired[0], "delta_ci95": paired[1]}
     print(row, flush=True)
     return row, result.per_episode
 
@@ -103,22 +87,18 @@ def paired_cell(row: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    add_data_option(parser)
     parser.add_argument("--model", action="append", help="meta-trained model folder (repeatable)")
-    parser.add_argument(
-        "--section", default="meta", help="marker of the section to write (in its docs/experiments/ log)"
-    )
+    parser.add_argument("--section", default="meta", help="marker of the section to write in docs/experiments/")
     parser.add_argument("--episodes", type=int, default=600)
     parser.add_argument("--episodes-all", type=int, default=50)
     parser.add_argument("--adapt-steps", type=int, default=3)
     parser.add_argument("--adapt-episodes", type=int, default=100)
     parser.add_argument("--adapt-episodes-all", type=int, default=10)
-    parser.add_argument(
-        "--report-only", action="store_true", help="rewrite the docs section from docs/results/<section>.json"
-    )
+    parser.add_argument("--report-only", action="store_true", help="rewrite the section from its results JSON")
     args = parser.parse_args()
     if args.report_only:
-        write_report(args.section, json.loads((ROOT / "docs" / "results" / f"{args.section}.json").read_text()))
+        write_report(args.section, json.loads((RESULTS / f"{args.section}.json").read_text()))
         return
     if not args.model:
         parser.error("give at least one --model (or --report-only)")
@@ -152,10 +132,7 @@ def main() -> None:
         results[data_name] = rows
 
     meta = {
-        "command": "python bench/meta.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
-        + (torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"),
-        "date": datetime.date.today().isoformat(),
+        **record(),
         "version": __version__,
         "torch": torch.__version__,
         "training": {p: m.meta_training | {"arguments": None} for p, m in models.items()},
@@ -165,10 +142,8 @@ def main() -> None:
 
 def write_report(section: str, report: dict) -> None:
     """docs/results/<section>.json and the ``section`` in its docs/experiments/ log."""
-    out = ROOT / "docs" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{section}.json").write_text(json.dumps(report, indent=2, default=str))
-    lines = [f"Command: `{report['command']}`  ", f"Machine: {report['machine']}  ", f"Date: {report['date']}", ""]
+    write_result(section, report)
+    lines = header(report)
     for data_name, rows in report["results"].items():
         lines += [
             f"**{data_name}**",
@@ -183,9 +158,7 @@ def write_report(section: str, report: dict) -> None:
             for r in rows
         ]
         lines.append("")
-    from classifier import write_section  # bench/classifier.py
-
-    write_section(ROOT / "docs", section, "\n".join(lines))
+    write_section(DOCS, section, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ bench/results_page.py turns into the README's times.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -24,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import RESULTS, ROOT, today  # bench/harness.py
 
 
 def timed(command: list[str], env: dict, log) -> float:
@@ -62,7 +61,7 @@ def main() -> None:
         "command": "python bench/newcomer.py",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
         "cores": os.cpu_count(),
-        "date": datetime.date.today().isoformat(),
+        "date": today(),
         "load_average_at_start": round(load, 2),
         "install_minutes": round(install / 60, 2),
         "quickstart_minutes": round(quickstart / 60, 2),
@@ -70,7 +69,7 @@ def main() -> None:
         "fast_tests_seconds": round(fast),
         "all_tests_minutes": round(everything / 60, 2),
     }
-    out = ROOT / "docs" / "results" / "newcomer.json"
+    out = RESULTS / "newcomer.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
     print(f"wrote {out.relative_to(ROOT)}; run python bench/results_page.py to carry the times into the README")

@@ -24,23 +24,20 @@ a benchmark stopped part way holds whole comparisons; ``--report`` summarises th
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from harness import ROOT, add_data_option, machine, today, write_section  # bench/harness.py
 from tqdm.auto import tqdm
 
 from fewshot_nlp import FewShotTranslator, mean_confidence_interval
 from fewshot_nlp.evaluation import translation_scores
 from fewshot_nlp.tasks import BibleSplit
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZES = (100, 500, 2000)
 
 
@@ -171,7 +168,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", "../shared/data"))
+    add_data_option(parser)
     parser.add_argument("--split", default=str(ROOT / "recipes" / "translation" / "configs" / "bible_split.yaml"))
     parser.add_argument("--base", default="runs/base-marian")
     parser.add_argument("--meta", help="meta-learned adapter folder (fewshot-nlp meta-train, algorithm fomaml)")
@@ -240,9 +237,8 @@ def main() -> None:
         + args.base
         + (f" --meta {args.meta}" if args.meta else "")
         + (f" --joint {args.joint}" if args.joint else ""),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"
-        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"),
-        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "date": today(),
         "eval_verses": args.eval_verses,
         "beams": args.beams,
         "lr": args.lr,
@@ -282,8 +278,6 @@ def main() -> None:
             f"| {d['comparison']} | {d['pairs']} | {f'**{value}**' if significant else value} | {ci} | {d['n']} |"
         )
     lines += ["", "![chrF against adaptation pairs](../translation_pairs.png)"]
-    from classifier import write_section  # bench/classifier.py
-
     write_section(args.docs, args.section, "\n".join(lines))
 
 

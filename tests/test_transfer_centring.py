@@ -1,5 +1,6 @@
-"""bench/transfer_centring.py moves utterance embeddings by the mean of the task's unlabelled texts and label
-embeddings only by the mean of the task's label embeddings, when asked."""
+"""bench/transfer.py's centring (``--variant centring``, once bench/transfer_centring.py) moves utterance embeddings
+by the mean of the task's unlabelled texts and label embeddings only by the mean of the task's label embeddings, when
+asked."""
 
 import sys
 
@@ -22,7 +23,7 @@ class Rows:
 def test_utterances_and_label_texts_are_centred_each_by_their_own_mean():
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from transfer_centring import CentredEncoder
+        from transfer import CentredEncoder
     finally:
         sys.path.remove(str(ROOT / "bench"))
     rows = {"refund": torch.tensor([1.0, 0.0]), "give me my money": torch.tensor([0.5, 2.0])}
