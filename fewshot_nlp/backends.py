@@ -1,14 +1,10 @@
 """Inference backends of the classifier's encoder: PyTorch (the default), or ONNX Runtime in float32 or int8.
 
 ``FewShotClassifier.from_pretrained(..., backend="onnx")`` (``"onnx-int8"``) or ``clf.set_backend(...)``
-export the encoder the classifier holds, locally and offline: the default MiniLM with its adapter
-merged, a LoRA-adapted or a tuned encoder alike. The whole sentence-transformers pipeline
-(transformer, pooling, dense and normalising layers) becomes one graph from token ids to the sentence
-embedding, exported by ``torch.onnx``'s TorchScript exporter (the one optimum uses); int8 is ONNX
-Runtime's dynamic quantisation of the MatMul weights, per output channel. The tokenizer is saved
-beside the graph and run by ``tokenizers`` alone, once the export has checked that it gives the ids
-sentence-transformers gives: a saved classifier then loads on ONNX without transformers,
-sentence-transformers or the PyTorch model (:class:`OnnxEncoder` builds that only when asked for it).
+export the encoder the classifier holds, locally and offline (:mod:`fewshot_nlp.onnx_export` makes the graph, its
+int8 copy and the tokenizer file): the default MiniLM with its adapter merged, a LoRA-adapted or a tuned encoder
+alike. A saved classifier then loads on ONNX without transformers, sentence-transformers or the PyTorch model
+(:class:`OnnxEncoder` builds that only when asked for it).
 
 sentence-transformers' own ``backend="onnx"`` needs optimum-onnx, and no release of it accepts
 transformers 5, on which this package runs; this export needs only ``onnxruntime`` and ``onnx``
