@@ -5,30 +5,36 @@
     python bench/families.py --data ../shared/data              # every family (resumes where it stopped)
     python bench/families.py --data ../shared/data --setfit     # adds SetFit's cells (minutes each; not in CI)
     python bench/families.py --data ../shared/data --fomaml runs/tuner-fomaml   # the tuner from a FOMAML start
-    python bench/families.py --report                           # the tables from what has run
+    python bench/families.py --data ../shared/data --lofo       # leave one family out of meta-training, score it
+    python bench/families.py --report [--lofo]                  # the tables from what has run
 
 Design, settings and readings: docs/experiments/2026-12-04-families.md. Each task is scored on at most
 1,000 texts of its test split; five support sets per number of examples, drawn from its train split (dev, or
 the unscored part of test, where it has none); a task of more than 20 classes is scored in 5-way episodes.
-Every finished cell is appended to ``runs/families/cells.jsonl``, so an interrupted run loses nothing.
-Writes docs/results/families.json (or families_validation.json).
+Every finished cell is appended to a cells file under docs/results/ (committed with the results), so an interrupted
+run loses nothing. ``--lofo`` meta-trains recipes/configs/families_adapter.yaml once per family with that family's
+corpora left out (resumable from its checkpoints in runs/families/), scores the family it never saw as the default
+would ship (the rank-32 fit of the fine-tune) and writes docs/results/families_lofo.json. Otherwise it writes
+docs/results/families.json (or families_validation.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import random
 import time
 from pathlib import Path
 
+from harness import RESULTS, SHIPPED_LORA, record
+
 from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder, TuningArguments, macro_f1
+from fewshot_nlp.cli import load_training_arguments
 from fewshot_nlp.encoders import resolve_encoder
 from fewshot_nlp.evaluation import PrecomputedEncoder, mean_confidence_interval
-from fewshot_nlp.tasks import CSV_CORPORA, data_root, load_task_set
+from fewshot_nlp.meta import MetaTrainer, latest_checkpoint
+from fewshot_nlp.tasks import CSV_CORPORA, data_root, load_task_set, parse_task_name
 from fewshot_nlp.tasks.episodes import Episode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +48,21 @@ FAMILIES = {
     "irony": ["tweet_irony"],
     "topics": ["ag_news"],
 }
+#: the corpora each family's leave-one-family-out run drops from FAMILIES_RECIPE: the family's own tasks, and for
+#: intents every intent corpus, for tweet emotion GoEmotions too (its fold must not have seen emotion labels)
+FAMILY_CORPORA = {
+    "intents": ["clinc150", "banking77", "sgd", "snips"],
+    "tweet sentiment": ["tweet_sentiment"],
+    "tweet emotion": ["tweet_emotion", "goemotions"],
+    "stance": STANCE,
+    "hate + offensive": ["tweet_hate", "tweet_offensive"],
+    "irony": ["tweet_irony"],
+    "topics": ["ag_news"],
+}
+FAMILIES_RECIPE = ROOT / "recipes" / "configs" / "families_adapter.yaml"
+LOFO_RUNS = ROOT / "runs" / "families"
+#: (method, shot) of each leave-one-family-out cell; every one is also run on the plain MiniLM and today's default
+LOFO_FROZEN = [("names", 0), ("fixed", 8), ("fixed", 16)]
 VALIDATION_TASK = "tweet_emoji"
 SHOTS, SUPPORT_SETS, TEST_TEXTS, MAX_WAY, EPISODE_WAY = (0, 8, 16), 5, 1000, 20, 5
 TUNING_GRID = [(4, 1e-4), (8, 5e-5), (8, 1e-4), (16, 5e-5)]
@@ -208,8 +229,9 @@ def run(args) -> None:
     data = str(data_root(args.data, required=False) or "")
     if not data:
         raise SystemExit(f"no data folder at {args.data!r}: this benchmark needs ../shared/data (--data).")
-    cells = Cells(ROOT / "runs" / "families" / ("validation.jsonl" if args.validate else "cells.jsonl"))
-    todo = [c for c in (validation_plan(args) if args.validate else plan(args)) if c[1:] not in cells.done]
+    cells = Cells(cells_path(args))
+    todo = [c for c in (validation_plan(args) if args.validate else lofo_plan(args) if args.lofo else plan(args))]
+    todo = [c for c in todo if c[1:] not in cells.done]
     print(f"{len(todo)} cells to run, {len(cells.done)} done")
     encoders = {"minilm": SentenceEncoder(DEFAULT_ENCODER), "default": SentenceEncoder()}
     if args.fomaml:  # recipes/meta_train_for_tuning.py's output: the default meta-trained for the tuner
@@ -217,12 +239,83 @@ def run(args) -> None:
     cache = {name: PrecomputedEncoder(encoder) for name, encoder in encoders.items()}
     tasks: dict = {}
     for index, (family, name, method, shot, seed) in enumerate(todo):
+        if method.startswith("lofo/"):  # the encoder that never saw this family
+            encoders["lofo"] = lofo_encoder(family, data)
+            if getattr(cache.get("lofo"), "encoder", None) is not encoders["lofo"]:
+                cache["lofo"] = PrecomputedEncoder(encoders["lofo"])
         task = tasks.get(name) or tasks.setdefault(name, Task(name, data))
         episode = validation_episode(task, data, shot, seed) if args.validate else task.episode(shot, seed)
         result = run_method(method, encoders, cache, episode, task.label_texts, _tuning_of(method))
         cells.add({"family": family, "task": name, "method": method, "shot": shot, "seed": seed, **result})
         print(f"[{index + 1}/{len(todo)}] {name} {method} K={shot} set {seed}: {result['accuracy']:.3f}", flush=True)
-    write(cells, args)
+    write_lofo(cells) if args.lofo else write(cells, args)
+
+
+def cells_path(args) -> Path:
+    return RESULTS / (
+        "families_validation_cells.jsonl"
+        if args.validate
+        else "families_lofo_cells.jsonl"
+        if args.lofo
+        else "families_cells.jsonl"
+    )
+
+
+def lofo_plan(args) -> list[tuple]:
+    """The held-out family's cells for each family's encoder, and the same cells on the plain MiniLM and today's
+    default; the tuned cells last (a quarter of a minute each, against a second for the others)."""
+    tuned = f"tuned-{args.tune_steps}x{args.tune_lr:g}:fixed"
+    cells = []
+    for family, tasks in FAMILIES.items():
+        for task in tasks:
+            for seed in range(SUPPORT_SETS):
+                for method, shot in LOFO_FROZEN:
+                    cells += [(family, task, f"{e}/{method}", shot, seed) for e in ("lofo", "minilm", "default")]
+                cells.append((family, task, f"lofo/{tuned}", 8, seed))
+    return sorted(cells, key=lambda c: "tuned" in c[2])
+
+
+def lofo_arguments(family: str, data: str):
+    """FAMILIES_RECIPE without ``family``'s corpora (FAMILY_CORPORA), in its own output folder."""
+    recipe = load_training_arguments(str(FAMILIES_RECIPE), [])
+    kept = [i for i, task in enumerate(recipe.tasks) if parse_task_name(task)[0] not in FAMILY_CORPORA[family]]
+    val = [task for task in recipe.val_tasks if parse_task_name(task)[0] not in FAMILY_CORPORA[family]]
+    overrides = [
+        f"data={data}",
+        f"output_dir={LOFO_RUNS / _slug(family)}",
+        f"tasks={json.dumps([recipe.tasks[i] for i in kept])}",
+        f"task_weights={json.dumps([recipe.task_weights[i] for i in kept])}",
+        f"val_tasks={json.dumps(val)}",
+    ]
+    return load_training_arguments(str(FAMILIES_RECIPE), overrides)
+
+
+def _slug(family: str) -> str:
+    return "lofo-" + "-".join(family.replace("+", " ").split())
+
+
+_LOFO_ENCODERS: dict = {}
+
+
+def lofo_encoder(family: str, data: str) -> SentenceEncoder:
+    """The encoder meta-trained without ``family``, as it would ship: trained (or resumed) when not on disk yet."""
+    if family in _LOFO_ENCODERS:
+        return _LOFO_ENCODERS[family]
+    shipped = LOFO_RUNS / f"{_slug(family)}-lora-r32"
+    if not (shipped / "config.json").is_file():
+        args = lofo_arguments(family, data)
+        output = Path(args.output_dir)
+        if not (output / "training_history.json").is_file():
+            resume = latest_checkpoint(output / "checkpoints") is not None
+            print(f"meta-training without {family}{' (resumed)' if resume else ''}", flush=True)
+            MetaTrainer(args).train(resume=resume)
+        model = FewShotClassifier.from_pretrained(output)
+        adapter = SentenceEncoder(DEFAULT_ENCODER)
+        adapter.add_lora_from(model.encoder, SHIPPED_LORA)
+        model.encoder = adapter
+        model.save_pretrained(shipped)
+    _LOFO_ENCODERS[family] = FewShotClassifier.from_pretrained(shipped).encoder
+    return _LOFO_ENCODERS[family]
 
 
 def summarise(rows: list[dict], keys) -> dict:
@@ -279,15 +372,15 @@ def mixture_check(rows: list[dict], encoder: str, shot: int = 8) -> dict:
 
 def write(cells: Cells, args) -> None:
     rows = cells.rows
+    if not rows:  # the cells of the first stages (2026-12-04) were not kept: their summaries stay as published
+        raise SystemExit(f"no cells in {cells.path}: run the benchmark first; the published JSON is left as it is.")
     meta = {
-        "command": "python bench/families.py --data ../shared/data" + (" --validate" if args.validate else ""),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
-        "date": datetime.date.today().isoformat(),
+        **record("python bench/families.py --data ../shared/data" + (" --validate" if args.validate else "")),
         "design": "docs/experiments/2026-12-04-families.md",
     }
     if args.validate:
         result = {**meta, "task": VALIDATION_TASK, "methods": summarise(rows, ("method",))}
-        timing = ROOT / "runs" / "families" / "retime.json"
+        timing = RESULTS / "families_retime.json"
         if timing.exists():
             result["fit_seconds_alone"] = json.loads(timing.read_text())
         path = ROOT / "docs" / "results" / "families_validation.json"
@@ -323,6 +416,55 @@ def write(cells: Cells, args) -> None:
     print(f"wrote {path}")
 
 
+def write_lofo(cells: Cells) -> None:
+    """docs/results/families_lofo.json: per family, its cells and the paired differences of the encoder that never
+    saw it against the plain MiniLM and today's default (the shipping rule reads the first: no mean below zero)."""
+    rows, path = cells.rows, RESULTS / "families_lofo.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    families, training = {}, dict(earlier.get("training", {}))
+    for family in FAMILIES:
+        mine = [r for r in rows if r["family"] == family]
+        if not mine:
+            continue
+        differences = {
+            f"lofo - {other} | {method} | {shot}": paired(rows, f"lofo/{method}", f"{other}/{method}", shot, family)
+            for method, shot in LOFO_FROZEN
+            for other in ("minilm", "default")
+        }
+        for tuned in sorted({r["method"] for r in mine if "tuned" in r["method"]}):
+            differences |= {
+                f"{tuned} - {base} | 8": paired(rows, tuned, base, 8, family) for base in ("minilm/fixed", "lofo/fixed")
+            }
+        families[family] = {
+            "left_out": FAMILY_CORPORA[family],
+            "cells": summarise(mine, ("method", "shot")),
+            "paired": {key: value for key, value in differences.items() if value},
+        }
+        run = LOFO_RUNS / _slug(family) / "config.json"  # the trained run's record, while it is on this disk
+        if run.is_file():
+            meta = json.loads(run.read_text()).get("meta_training") or {}
+            training[family] = {
+                k: meta.get(k) for k in ("steps_run", "best_step", "best_val_accuracy", "training_seconds")
+            }
+    below = [
+        f"{family}: {key}"
+        for family, result in families.items()
+        for key, d in result["paired"].items()
+        if key.startswith("lofo - minilm") and d["difference"] < 0
+    ]
+    result = {
+        **record("python bench/families.py --data ../shared/data --lofo"),
+        "design": "docs/experiments/2026-12-04-families.md",
+        "recipe": str(FAMILIES_RECIPE.relative_to(ROOT)),
+        "scored_as": f"the rank-{SHIPPED_LORA['r']} fit of each fold's fine-tune, as the default ships",
+        "families": families,
+        "training": training,
+        "frozen_cells_below_plain_minilm": below,
+    }
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", str(ROOT.parent / "shared" / "data")))
@@ -330,6 +472,7 @@ def main() -> None:
     parser.add_argument("--setfit", action="store_true", help="add SetFit's cells (minutes each)")
     parser.add_argument("--report", action="store_true", help="write the JSON from the cells run so far")
     parser.add_argument("--retime", action="store_true", help="with --validate: fit seconds, one job at a time")
+    parser.add_argument("--lofo", action="store_true", help="leave each family out of meta-training and score it")
     parser.add_argument("--fomaml", help="a folder written by recipes/meta_train_for_tuning.py: its tuned cells")
     parser.add_argument("--tune-steps", type=int, default=TuningArguments.steps)
     parser.add_argument("--tune-lr", type=float, default=TuningArguments.learning_rate)
@@ -337,10 +480,10 @@ def main() -> None:
     if args.retime:
         data = str(data_root(args.data))
         timing = retime(args, data)
-        (ROOT / "runs" / "families" / "retime.json").write_text(json.dumps(timing, indent=1))
-        write(Cells(ROOT / "runs" / "families" / "validation.jsonl"), args)
+        (RESULTS / "families_retime.json").write_text(json.dumps(timing, indent=1) + "\n")
+        write(Cells(cells_path(args)), args)
     elif args.report:
-        write(Cells(ROOT / "runs" / "families" / ("validation.jsonl" if args.validate else "cells.jsonl")), args)
+        write_lofo(Cells(cells_path(args))) if args.lofo else write(Cells(cells_path(args)), args)
     else:
         run(args)
 

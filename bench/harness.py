@@ -18,6 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 RESULTS = DOCS / "results"
+#: how a full fine-tune ships: the rank-32 fit of its weight change on every linear layer (the largest rank under 3 MB
+#: in float16; recipes/ship_default_adapter.py), so benchmarks score a trained default as it would ship
+SHIPPED_LORA = {"r": 32, "lora_alpha": 64, "target_modules": "all-linear"}
 
 
 def add_data_option(parser) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from harness import DOCS, RESULTS, ROOT, add_data_option, command, interval, record, write_section
+from harness import DOCS, RESULTS, ROOT, SHIPPED_LORA, add_data_option, command, interval, record, write_section
 
 from fewshot_nlp import (
     DEFAULT_ENCODER,
@@ -75,6 +75,7 @@ ALL_CLASS_LEVERS = {
     **{f"-ic{kept}": [] for kept in range(3)},  # 0, 1 or 2 of the fold's 3 intent corpora kept (DROPPED)
     "-views": [],  # the coarser views of the fold's corpora as corpora of their own (VIEWS)
     "-splits": [],  # the training corpora's test splits joined to their train splits (SPLITS_JOINED)
+    "-tweets": [],  # the tweet tasks of recipes/configs/families_adapter.yaml join the corpora (FAMILIES_RECIPE)
 }
 SPLITS_JOINED = {f"{c}:train": f"{c}:train+test" for c in ("clinc150", "banking77", "sgd", "snips", "goemotions")}
 #: grouped views (fewshot_nlp.tasks.GROUPED_VIEWS), weighted as the recipe weights corpora (square root of the classes)
@@ -84,6 +85,8 @@ VIEWS = {
     "sgd-actions:train": 2.6,
     "goemotions-ekman:train": 2.6,
 }
+#: the candidate default over every family: the tweet tasks its recipe adds to the default's, with their weights
+FAMILIES_RECIPE = ROOT / "recipes" / "configs" / "families_adapter.yaml"
 #: runs that resume a shorter run's last checkpoint: the same recipe, so the longer run exactly, for the added steps
 CONTINUES = {
     f"full-hard-cloze-all-steps{longer}{seed}": f"full-hard-cloze-all{shorter}{seed}"
@@ -145,7 +148,6 @@ DROPPED |= {
 }
 #: adapters extracted from trained variants, no training of their own: the rank-r truncated SVD of each linear layer's
 #: weight change (sources, averaged when several: a soup; LoRA settings; strength: the factor on the fitted change)
-SHIPPED_LORA = {"r": 32, "lora_alpha": 64, "target_modules": "all-linear"}  # the largest rank under 3 MB in float16
 EXTRACTED = {f"{source}-lora-r32": ((source,), SHIPPED_LORA, 1.0) for source in VARIANTS if source.startswith("full")}
 EXTRACTED |= {f"full-lora-r32-x{s}": (("full",), SHIPPED_LORA, s) for s in (0.5, 0.75, 1.5, 2.0)}
 EXTRACTED |= {
@@ -203,6 +205,10 @@ def training_arguments(variant: str, held_out: str, data: str, runs: Path):
     weights = [recipe.task_weights[i] for i in keep]
     if "-splits" in variant:
         tasks = [SPLITS_JOINED.get(task, task) for task in tasks]
+    if "-tweets" in variant:
+        tweets = load_training_arguments(str(FAMILIES_RECIPE), [])
+        added = [(t, w) for t, w in zip(tweets.tasks, tweets.task_weights) if t.startswith("tweet_")]
+        tasks, weights = [*tasks, *(t for t, _ in added)], [*weights, *(w for _, w in added)]
     if "-views" in variant:
         views = {view: w for view, w in VIEWS.items() if GROUPED_VIEWS[parse_task_name(view)[0]] not in dropped}
         tasks, weights = [*tasks, *views], [*weights, *views.values()]
