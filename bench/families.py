@@ -3,7 +3,7 @@
     python bench/families.py --data ../shared/data --validate   # the validation family: chooses the tuner's settings
     python bench/families.py --data ../shared/data --validate --retime   # its fit times again, one at a time
     python bench/families.py --data ../shared/data              # every family (resumes where it stopped)
-    python bench/families.py --data ../shared/data --setfit     # adds SetFit's cells (minutes each; not in CI)
+    python bench/families.py --data ../shared/data --setfit     # SetFit's cells at 8 (minutes each; not in CI)
     python bench/families.py --data ../shared/data --fomaml runs/tuner-fomaml   # the tuner from a FOMAML start
     python bench/families.py --data ../shared/data --lofo       # leave one family out of meta-training, score it
     python bench/families.py --report [--lofo]                  # the tables from what has run
@@ -168,17 +168,22 @@ class Cells:
 
 
 def plan(args) -> list[tuple]:
-    """(task, method, shot, seed) of every cell this command asks for, cheapest first."""
+    """(task, method, shot, seed) of every cell this command asks for, cheapest first. With ``--setfit``, SetFit's
+    cells at 8 examples per class and the cells they are paired with: the plain MiniLM's fixed mixture and
+    ``fit(tune=True)`` as the package ships it."""
     tuned = f"tuned-{args.tune_steps}x{args.tune_lr:g}"
     cells = []
     for family, tasks in FAMILIES.items():
         for task in tasks:
             for seed in range(SUPPORT_SETS):
+                if args.setfit:
+                    methods = ("minilm/fixed", f"default/{tuned}:fixed", "minilm/setfit")
+                    cells += [(family, task, method, 8, seed) for method in methods]
+                    continue
                 cells += [(family, task, f"{e}/names", 0, seed) for e in ("minilm", "default")]
                 for shot in SHOTS[1:]:
                     methods = [f"{e}/{m}" for e in ("minilm", "default") for m in ("examples", "fixed", "adaptive")]
-                    methods += ["default/logreg", f"default/{tuned}"] + (["minilm/setfit"] if args.setfit else [])
-                    cells += [(family, task, m, shot, seed) for m in methods]
+                    cells += [(family, task, m, shot, seed) for m in [*methods, "default/logreg", f"default/{tuned}"]]
                 cells.append((family, task, f"default/{tuned}:fixed", 8, seed))  # tune=True as the package ships it
                 if args.fomaml and task.startswith("tweet_"):  # held out of both starts' training
                     cells.append((family, task, f"fomaml/{tuned}", 8, seed))
@@ -375,7 +380,7 @@ def write(cells: Cells, args) -> None:
     if not rows:  # the cells of the first stages (2026-12-04) were not kept: their summaries stay as published
         raise SystemExit(f"no cells in {cells.path}: run the benchmark first; the published JSON is left as it is.")
     meta = {
-        **record("python bench/families.py --data ../shared/data" + (" --validate" if args.validate else "")),
+        **record(),
         "design": "docs/experiments/2026-12-04-families.md",
     }
     if args.validate:
@@ -383,37 +388,44 @@ def write(cells: Cells, args) -> None:
         timing = RESULTS / "families_retime.json"
         if timing.exists():
             result["fit_seconds_alone"] = json.loads(timing.read_text())
-        path = ROOT / "docs" / "results" / "families_validation.json"
-    else:
+        path = RESULTS / "families_validation.json"
+    else:  # laid over the published results: a run of some cells (--setfit, --fomaml) adds to them, drops none
+        path = RESULTS / "families.json"
+        earlier = json.loads(path.read_text()) if path.exists() else {}
         families = {}
         for family in FAMILIES:
             mine = [r for r in rows if r["family"] == family]
             methods = sorted({r["method"] for r in mine} - {"/".join(BASELINE)})
+            before = earlier.get("families", {}).get(family, {})
+            against = {f"{m} | {k}": paired(rows, m, "/".join(BASELINE), k, family) for m in methods for k in SHOTS[1:]}
+            setfit = {f"{m} | 8": paired(rows, m, "minilm/setfit", 8, family) for m in methods if "tuned" in m}
             families[family] = {
-                "cells": summarise(mine, ("method", "shot")),
-                "against_minilm_fixed": {
-                    f"{m} | {k}": paired(rows, m, "/".join(BASELINE), k, family)
-                    for m in methods
-                    for k in SHOTS[1:]
-                    if paired(rows, m, "/".join(BASELINE), k, family)
-                },
+                "cells": {**before.get("cells", {}), **summarise(mine, ("method", "shot"))},
+                "against_minilm_fixed": {**before.get("against_minilm_fixed", {}), **_present(against)},
+                "against_setfit": {**before.get("against_setfit", {}), **_present(setfit)},
             }
         fomaml = sorted({r["method"] for r in rows if r["method"].startswith("fomaml/")})
         starts = {  # the tuner from a FOMAML start against the tuner from the default, same support sets
             family: paired(rows, method, method.replace("fomaml/", "default/"), 8, family)
             for method in fomaml
             for family in FAMILIES
-            if paired(rows, method, method.replace("fomaml/", "default/"), 8, family)
         }
+        runs = earlier.get("runs") or ([{k: earlier[k] for k in ("command", "machine", "date")}] if earlier else [])
         result = {
             **meta,
+            "runs": [*runs, {k: meta[k] for k in ("command", "machine", "date")}],
             "families": families,
-            "mixture": {e: mixture_check(rows, e) for e in ("minilm", "default")},
-            "fomaml_against_default_start": starts,
+            "mixture": {
+                e: mixture_check(rows, e) or earlier.get("mixture", {}).get(e, {}) for e in ("minilm", "default")
+            },
+            "fomaml_against_default_start": _present(starts) or earlier.get("fomaml_against_default_start", {}),
         }
-        path = ROOT / "docs" / "results" / "families.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {path}")
+
+
+def _present(differences: dict) -> dict:
+    return {key: value for key, value in differences.items() if value}
 
 
 def write_lofo(cells: Cells) -> None:
@@ -438,7 +450,7 @@ def write_lofo(cells: Cells) -> None:
         families[family] = {
             "left_out": FAMILY_CORPORA[family],
             "cells": summarise(mine, ("method", "shot")),
-            "paired": {key: value for key, value in differences.items() if value},
+            "paired": _present(differences),
         }
         run = LOFO_RUNS / _slug(family) / "config.json"  # the trained run's record, while it is on this disk
         if run.is_file():
@@ -453,7 +465,7 @@ def write_lofo(cells: Cells) -> None:
         if key.startswith("lofo - minilm") and d["difference"] < 0
     ]
     result = {
-        **record("python bench/families.py --data ../shared/data --lofo"),
+        **record(),
         "design": "docs/experiments/2026-12-04-families.md",
         "recipe": str(FAMILIES_RECIPE.relative_to(ROOT)),
         "scored_as": f"the rank-{SHIPPED_LORA['r']} fit of each fold's fine-tune, as the default ships",
@@ -469,7 +481,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", str(ROOT.parent / "shared" / "data")))
     parser.add_argument("--validate", action="store_true", help="the validation family: the tuner's settings")
-    parser.add_argument("--setfit", action="store_true", help="add SetFit's cells (minutes each)")
+    parser.add_argument("--setfit", action="store_true", help="SetFit's cells at 8 per class and their pairs")
     parser.add_argument("--report", action="store_true", help="write the JSON from the cells run so far")
     parser.add_argument("--retime", action="store_true", help="with --validate: fit seconds, one job at a time")
     parser.add_argument("--lofo", action="store_true", help="leave each family out of meta-training and score it")
