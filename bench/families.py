@@ -27,7 +27,7 @@ import random
 import time
 from pathlib import Path
 
-from harness import RESULTS, SHIPPED_LORA, record
+from harness import RESULTS, SHIPPED_LORA, command, record
 
 from fewshot_nlp import DEFAULT_ENCODER, FewShotClassifier, SentenceEncoder, TuningArguments, macro_f1
 from fewshot_nlp.cli import load_training_arguments
@@ -380,7 +380,7 @@ def write(cells: Cells, args) -> None:
     if not rows:  # the cells of the first stages (2026-12-04) were not kept: their summaries stay as published
         raise SystemExit(f"no cells in {cells.path}: run the benchmark first; the published JSON is left as it is.")
     meta = {
-        **record(),
+        **record(run_command()),
         "design": "docs/experiments/2026-12-04-families.md",
     }
     if args.validate:
@@ -424,6 +424,11 @@ def write(cells: Cells, args) -> None:
     print(f"wrote {path}")
 
 
+def run_command() -> str:
+    """The command that runs (or resumes) the cells written: ``--report`` only rewrites their tables."""
+    return command().replace(" --report", "")
+
+
 def _present(differences: dict) -> dict:
     return {key: value for key, value in differences.items() if value}
 
@@ -443,7 +448,10 @@ def write_lofo(cells: Cells) -> None:
             for method, shot in LOFO_FROZEN
             for other in ("minilm", "default")
         }
+        complete = len(FAMILIES[family]) * SUPPORT_SETS  # the tuned cells run last: reported once all have run
         for tuned in sorted({r["method"] for r in mine if "tuned" in r["method"]}):
+            if sum(r["method"] == tuned for r in mine) < complete:
+                continue
             differences |= {
                 f"{tuned} - {base} | 8": paired(rows, tuned, base, 8, family) for base in ("minilm/fixed", "lofo/fixed")
             }
@@ -465,7 +473,7 @@ def write_lofo(cells: Cells) -> None:
         if key.startswith("lofo - minilm") and d["difference"] < 0
     ]
     result = {
-        **record(),
+        **record(run_command()),
         "design": "docs/experiments/2026-12-04-families.md",
         "recipe": str(FAMILIES_RECIPE.relative_to(ROOT)),
         "scored_as": f"the rank-{SHIPPED_LORA['r']} fit of each fold's fine-tune, as the default ships",

@@ -93,6 +93,7 @@ class Numbers:
         self.classifier, self.compare, self.transfer = load("classifier"), load("compare"), load("transfer")
         self.translation, self.newcomer, self.backends = load("translation"), load("newcomer"), load("backends")
         self.families, self.families_validation = load("families"), load("families_validation")
+        self.families_lofo = load("families_lofo")
 
     def frozen(self, dataset: str, way: str, shot: int, method: str) -> dict:
         for r in self.classifier["accuracy"]:
@@ -251,7 +252,7 @@ def families(n: Numbers) -> dict:
     shortfalls = {task: -m["adaptive_minus_better accuracy"] for task, m in f["mixture"]["default"].items()}
     worst = max(shortfalls, key=shortfalls.get)
     return {
-        "families_source": source(f),
+        "families_source": "; ".join(source(r) for r in f.get("runs", [f])),
         "families_header": row("family", *FAMILY_COLUMNS) + "\n|---|" + "---|" * len(FAMILY_COLUMNS),
         "families_rows": "\n".join(rows),
         "adaptive_within": f"{sum(s <= 0.01 for s in shortfalls.values())} of {len(shortfalls)}",
@@ -265,6 +266,27 @@ def families(n: Numbers) -> dict:
         "fomaml_beyond_ci": f"{sum(abs(d['difference']) > d['ci95'] for d in f['fomaml_against_default_start'].values())}",
         "tuned_fit_seconds": f"{timing[f'default/tuned-{TUNED}']:.1f}",
         "setfit_fit_seconds": f"{timing['minilm/setfit']:.1f}",
+    }
+
+
+def left_out_family(n: Numbers) -> dict:
+    """Leave one family out of meta-training (bench/families.py --lofo): the family's encoder against the plain MiniLM
+    and today's default on the family it never saw, and the shipping rule's verdict."""
+    f = n.families_lofo
+    rows = []
+    for family, result in f["families"].items():
+        d = result["paired"]
+        cells = [d[f"lofo - minilm | {m} | {k}"] for m, k in (("names", 0), ("fixed", 8), ("fixed", 16))]
+        cells += [d["lofo - default | fixed | 8"], d.get(f"lofo/tuned-{TUNED}:fixed - minilm/fixed | 8")]
+        shown = [points(c["difference"], c["ci95"]) if c else "not run yet" for c in cells]
+        rows.append(row(family, *shown))
+    below = f["frozen_cells_below_plain_minilm"]
+    return {
+        "lofo_source": source(f),
+        "lofo_rows": "\n".join(rows),
+        "lofo_below": f"{len(below)} of {3 * len(f['families'])}",
+        "lofo_below_which": "; ".join(b.replace("lofo - minilm | ", "") for b in below) or "none",
+        "lofo_ships": "ships" if not below else "does not ship",
     }
 
 
@@ -399,7 +421,17 @@ def translation(n: Numbers) -> dict:
     }
 
 
-SECTIONS = (which_method, accuracy, compare, families, speed, meta_training, self_training, translation)
+SECTIONS = (
+    which_method,
+    accuracy,
+    compare,
+    families,
+    left_out_family,
+    speed,
+    meta_training,
+    self_training,
+    translation,
+)
 
 
 def render(template: str, fields: dict) -> str:
