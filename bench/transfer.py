@@ -75,7 +75,7 @@ ALL_CLASS_LEVERS = {
     **{f"-ic{kept}": [] for kept in range(3)},  # 0, 1 or 2 of the fold's 3 intent corpora kept (DROPPED)
     "-views": [],  # the coarser views of the fold's corpora as corpora of their own (VIEWS)
     "-splits": [],  # the training corpora's test splits joined to their train splits (SPLITS_JOINED)
-    "-tweets": [],  # the tweet tasks of recipes/configs/families_adapter.yaml join the corpora (FAMILIES_RECIPE)
+    "-tweets": [],  # the candidate recipe's tweet tasks join the corpora (FAMILIES_RECIPE; declared in the families log)
 }
 SPLITS_JOINED = {f"{c}:train": f"{c}:train+test" for c in ("clinc150", "banking77", "sgd", "snips", "goemotions")}
 #: grouped views (fewshot_nlp.tasks.GROUPED_VIEWS), weighted as the recipe weights corpora (square root of the classes)
