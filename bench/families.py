@@ -3,7 +3,7 @@
     python bench/families.py --data ../shared/data --validate   # the validation family: chooses the tuner's settings
     python bench/families.py --data ../shared/data --validate --retime   # its fit times again, one at a time
     python bench/families.py --data ../shared/data              # every family (resumes where it stopped)
-    python bench/families.py --data ../shared/data --setfit     # SetFit's cells at 8 (minutes each; not in CI)
+    python bench/families.py --data ../shared/data --setfit     # SetFit's cells at 8 and 16 (minutes each; not in CI)
     python bench/families.py --data ../shared/data --fomaml runs/tuner-fomaml   # the tuner from a FOMAML start
     python bench/families.py --data ../shared/data --lofo       # leave one family out of meta-training, score it
     python bench/families.py --report [--lofo]                  # the tables from what has run
@@ -65,6 +65,7 @@ LOFO_RUNS = ROOT / "runs" / "families"
 LOFO_FROZEN = [("names", 0), ("fixed", 8), ("fixed", 16)]
 VALIDATION_TASK = "tweet_emoji"
 SHOTS, SUPPORT_SETS, TEST_TEXTS, MAX_WAY, EPISODE_WAY = (0, 8, 16), 5, 1000, 20, 5
+SETFIT_SHOTS = (8, 16)  # SetFit's pairs grow with the support set: no cells at 0
 TUNING_GRID = [(4, 1e-4), (8, 5e-5), (8, 1e-4), (16, 5e-5)]
 BASELINE = ("minilm", "fixed")  # the plain MiniLM's prototypes with label texts at weight 1
 FROZEN = {"names": None, "examples": 0.0, "fixed": 1.0, "adaptive": "auto"}  # method -> prior_weight
@@ -169,7 +170,7 @@ class Cells:
 
 def plan(args) -> list[tuple]:
     """(task, method, shot, seed) of every cell this command asks for, cheapest first. With ``--setfit``, SetFit's
-    cells at 8 examples per class and the cells they are paired with: the plain MiniLM's fixed mixture and
+    cells at 8 and 16 examples per class and the cells they are paired with: the plain MiniLM's fixed mixture and
     ``fit(tune=True)`` as the package ships it."""
     tuned = f"tuned-{args.tune_steps}x{args.tune_lr:g}"
     cells = []
@@ -178,7 +179,7 @@ def plan(args) -> list[tuple]:
             for seed in range(SUPPORT_SETS):
                 if args.setfit:
                     methods = ("minilm/fixed", f"default/{tuned}:fixed", "minilm/setfit")
-                    cells += [(family, task, method, 8, seed) for method in methods]
+                    cells += [(family, task, method, shot, seed) for method in methods for shot in SETFIT_SHOTS]
                     continue
                 cells += [(family, task, f"{e}/names", 0, seed) for e in ("minilm", "default")]
                 for shot in SHOTS[1:]:
@@ -398,7 +399,12 @@ def write(cells: Cells, args) -> None:
             methods = sorted({r["method"] for r in mine} - {"/".join(BASELINE)})
             before = earlier.get("families", {}).get(family, {})
             against = {f"{m} | {k}": paired(rows, m, "/".join(BASELINE), k, family) for m in methods for k in SHOTS[1:]}
-            setfit = {f"{m} | 8": paired(rows, m, "minilm/setfit", 8, family) for m in methods if "tuned" in m}
+            setfit = {
+                f"{m} | {k}": paired(rows, m, "minilm/setfit", k, family)
+                for m in methods
+                if "tuned" in m
+                for k in SETFIT_SHOTS
+            }
             families[family] = {
                 "cells": {**before.get("cells", {}), **summarise(mine, ("method", "shot"))},
                 "against_minilm_fixed": {**before.get("against_minilm_fixed", {}), **_present(against)},
@@ -489,7 +495,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("FEWSHOT_NLP_DATA", str(ROOT.parent / "shared" / "data")))
     parser.add_argument("--validate", action="store_true", help="the validation family: the tuner's settings")
-    parser.add_argument("--setfit", action="store_true", help="SetFit's cells at 8 per class and their pairs")
+    parser.add_argument("--setfit", action="store_true", help="SetFit's cells at 8 and 16 per class and their pairs")
     parser.add_argument("--report", action="store_true", help="write the JSON from the cells run so far")
     parser.add_argument("--retime", action="store_true", help="with --validate: fit seconds, one job at a time")
     parser.add_argument("--lofo", action="store_true", help="leave each family out of meta-training and score it")
