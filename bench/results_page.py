@@ -286,7 +286,24 @@ def against_setfit(f: dict, means: dict, tuned: list[dict], setfit: list[dict]) 
         "tuned_same_sets_seconds": f"{seconds[0]:.0f}",
         "setfit_target": "met" if gap >= 0 and seconds[0] <= seconds[1] / 5 else "missed",
         "if tuned_beats_setfit": gap >= 0,
+        "setfit_at_16": at_16(f),
     }
+
+
+def at_16(f: dict) -> str:
+    """SetFit against ``fit(tune=True)`` at 16 per class, when its cells have run (bench/families.py --setfit)."""
+    tuned, names = f"default/tuned-{TUNED}:fixed", list(f["families"])
+    paired = {x: f["families"][x]["against_setfit"].get(f"{tuned} | 16") for x in names}
+    if not all(paired.values()):
+        return "SetFit at 16 per class has not run on every family yet."
+    cells = {m: [f["families"][x]["cells"][f"{m} | 16"] for x in names] for m in (tuned, "minilm/setfit")}
+    mean, seconds = ({m: sum(c[k] for c in v) / len(v) for m, v in cells.items()} for k in ("accuracy", "seconds"))
+    families = "; ".join(f"{x} {points(d['difference'], d['ci95'])}" for x, d in paired.items())
+    return (
+        f"At 16 per class `fit(tune=True)` scores {mean[tuned]:.3f} on the mean against SetFit's "
+        f"{mean['minilm/setfit']:.3f} (tuned minus SetFit per family: {families}), for {seconds[tuned]:.0f} s a fit "
+        f"against {seconds['minilm/setfit']:.0f} s."
+    )
 
 
 def left_out_family(n: Numbers) -> dict:
@@ -301,7 +318,17 @@ def left_out_family(n: Numbers) -> dict:
         shown = [points(c["difference"], c["ci95"]) if c else "not run yet" for c in cells]
         rows.append(row(family, *shown))
     below = f["frozen_cells_below_plain_minilm"]
+    default = f["default_on_families_it_never_saw"]
+    default_below = default["frozen_cells_below_plain_minilm"]
     return {
+        "default_unseen": ", ".join(default["families"]),
+        "default_below": f"{len(default_below)} of {3 * len(default['families'])}",
+        "default_below_which": "; ".join(
+            f"{b.split(':')[0]} {b.split(' | ', 1)[1]}: {points(d['difference'], d['ci95'])}"
+            for b in default_below
+            for d in [default["paired"][b.split(":")[0]][b.split(": ", 1)[1]]]
+        ),
+        "if default_fails_rule_too": bool(default_below),
         "lofo_source": source(f),
         "lofo_rows": "\n".join(rows),
         "lofo_below": f"{len(below)} of {3 * len(f['families'])}",
